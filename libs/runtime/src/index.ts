@@ -3,3 +3,4 @@ export type { OptionSpec, OptionSpecs, ParsedCommandLine, ParsedOptions } from '
 export { exitCodeOf, formatError, runMain } from './run-main.js';
 export { createLogger } from './logger.js';
 export type { LogLevel, Logger } from './logger.js';
+export { fsyncDir, readJsonFile, writeFileAtomic } from './atomic-file.js';

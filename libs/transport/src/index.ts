@@ -10,3 +10,12 @@ export {
   readCertificateRequest,
 } from './pki.js';
 export type { IssueOptions, KeyPairPem } from './pki.js';
+export { errorCodeOfStatus, grpcStatusOf, STATUS_TABLE } from './status-table.js';
+export {
+  CLIENT_TLS_CHANNEL_OPTIONS,
+  createClientCredentials,
+  createServerCredentials,
+  fetchPinnedCaCertificate,
+  peerIdentity,
+} from './tls.js';
+export type { ClientTlsMaterial, PeerIdentity, ServerTlsMaterial } from './tls.js';
