@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HavenError } from '@haven/core';
-import { formatError, parseCommandLine, parseDurationMs, parseHostPort } from '@haven/runtime';
+import { formatError, parseCommandLine, parseDurationMs, parseHostPort } from './index.js';
 
 describe('command line', () => {
   const specs = {

@@ -19,3 +19,8 @@ export {
   peerIdentity,
 } from './tls.js';
 export type { ClientTlsMaterial, PeerIdentity, ServerTlsMaterial } from './tls.js';
+export { ERROR_CODE_TRAILER, ERROR_DOMAIN, havenStatusCodec } from './haven-status-codec.js';
+export { service, startHavenServer } from './haven-server.js';
+export type { HavenServer, ServiceRegistration } from './haven-server.js';
+export { connectHaven } from './haven-client.js';
+export type { HavenConnection } from './haven-client.js';

@@ -7,7 +7,7 @@ import {
   createCertificateRequest,
   issueCertificate,
   readCertificateRequest,
-} from '@haven/transport';
+} from './index.js';
 
 describe('pki', () => {
   const ca = createCertificateAuthority('alpha');

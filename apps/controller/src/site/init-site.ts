@@ -20,12 +20,12 @@ export interface InitResult {
  * credential and storage keys. Refuses a directory that already holds a site, so a typo
  * can never replace a CA that agents have pinned.
  */
-export function initSite(options: {
+export async function initSite(options: {
   dataDir: string;
   siteName: string;
-  createStorageKeys: (keysDir: string) => void;
+  createStorageKeys: (keysDir: string) => Promise<void>;
   extraServerNames?: string[];
-}): InitResult {
+}): Promise<InitResult> {
   if (!SITE_NAME.test(options.siteName)) {
     throw new HavenError('INVALID_ARGUMENT', `site name "${options.siteName}" must be lowercase letters, digits and dashes (max 63)`);
   }
@@ -53,7 +53,7 @@ export function initSite(options: {
   writeFileAtomic(layout.serverKey, server.keyPem ?? '', 0o600);
   writeFileAtomic(layout.adminCert, admin.certPem);
   writeFileAtomic(layout.adminKey, admin.keyPem ?? '', 0o600);
-  options.createStorageKeys(layout.keysDir);
+  await options.createStorageKeys(layout.keysDir);
 
   const site: SiteIdentity = {
     formatVersion: 1,
