@@ -1,1 +1,6 @@
-export {};
+export { runNode, spawnNode } from './child-process-handle.js';
+export type { SpawnedProcess } from './child-process-handle.js';
+export { startControllerProcess, waitForServing } from './controller-process.js';
+export type { ControllerCredentials, ControllerProcess } from './controller-process.js';
+export { bins, repoRoot, requireBuilt } from './repo-paths.js';
+export { makeTempDir, removeTempDirs } from './temp-dir.js';
