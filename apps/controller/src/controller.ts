@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
-import { HavenError } from '@haven/core';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HavenError, systemClock } from '@haven/core';
+import type { Clock } from '@haven/core';
 import type { Logger } from '@haven/runtime';
 import { readJsonFile, writeFileAtomic } from '@haven/runtime';
-import { createServerCredentials, service, startHavenServer } from '@haven/transport';
+import { certificateFingerprint, createServerCredentials, service, startHavenServer } from '@haven/transport';
 import type { HavenServer } from '@haven/transport';
 import {
   AdminService,
@@ -13,19 +14,34 @@ import {
   file_haven_v1_agent,
   file_haven_v1_replication,
 } from '@haven/proto';
+import { createSqliteCatalog } from './catalog/sqlite-catalog.js';
+import { createAdminService } from './rpc/admin-service.js';
+import { createAgentService } from './rpc/agent-service.js';
+import { createCallerResolver } from './rpc/caller.js';
+import { createChunkScope } from './services/chunk-scope.js';
+import type { ControllerContext } from './services/controller-context.js';
+import { createEnrollment } from './services/enrollment.js';
+import { createIngest } from './services/ingest.js';
+import { createJobRunner } from './services/job-runner.js';
+import { createRwLock } from './services/rw-lock.js';
+import { createSessionHub } from './services/session-hub.js';
 import { dataDirLayout } from './site/data-dir.js';
+import { createPackStore } from './store/pack-store.js';
+import { loadStorageKey } from './store/storage-key.js';
 import type { DataDir, SiteIdentity } from './site/data-dir.js';
 
 export interface ControllerOptions {
   dataDir: string;
   listen: string;
   logger: Logger;
+  clock?: Clock;
 }
 
 export interface Controller {
   readonly site: SiteIdentity;
   readonly layout: DataDir;
   readonly server: HavenServer;
+  readonly context: ControllerContext;
   close(): Promise<void>;
 }
 
@@ -40,26 +56,72 @@ export async function startController(options: ControllerOptions): Promise<Contr
     throw new HavenError('NOT_FOUND', `${options.dataDir} holds no site: run \`haven-controller init --data ${options.dataDir} --site NAME\` first`);
   }
   const site = readJsonFile<SiteIdentity>(layout.siteFile, 'site file');
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
   const caPem = readPem(layout.caCert);
+  const ca = { certPem: caPem, keyPem: readPem(layout.caKey) };
+  const caFingerprint = certificateFingerprint(caPem);
+
+  const catalog = createSqliteCatalog({ path: layout.catalogDb, clock });
+  catalog.initLocalSite({ id: site.siteId, name: site.siteName });
+  const store = await createPackStore({ dir: layout.chunksDir, key: await loadStorageKey(layout.keysDir), clock });
+  if (store.recovery.truncatedBytes > 0 || store.recovery.lostChunks.length > 0) {
+    logger.warn('chunk store recovered after an unclean stop', {
+      truncatedBytes: store.recovery.truncatedBytes,
+      lostChunks: store.recovery.lostChunks.length,
+    });
+  }
+  const scope = createChunkScope(join(layout.root, 'scope.db'));
+  const gcLock = createRwLock();
+  const context: ControllerContext = {
+    site,
+    ca,
+    caFingerprint,
+    catalog,
+    store,
+    scope,
+    gcLock,
+    ingest: createIngest({ store, catalog, scope, gcLock, clock }),
+    enrollment: createEnrollment({ catalog, ca, caFingerprint, clock }),
+    callers: createCallerResolver({
+      catalog,
+      siteCaPem: caPem,
+      trustedCaPems: () => [caPem, ...catalog.listPeerSites().map((p) => p.caPem)],
+    }),
+    sessions: createSessionHub(),
+    jobs: createJobRunner({ catalog, clock, logger }),
+    clock,
+    logger,
+  };
+
   const server = await startHavenServer({
     listen: options.listen,
     credentials: createServerCredentials({
-      trustedCaPems: [caPem],
+      trustedCaPems: [caPem, ...catalog.listPeerSites().map((p) => p.caPem)],
       certPem: readPem(layout.serverCert),
       caPem,
       keyPem: readPem(layout.serverKey),
     }),
     reflectionFiles: [file_haven_v1_agent, file_haven_v1_admin, file_haven_v1_replication],
-    services: [service(AgentService, {}), service(AdminService, {}), service(ReplicationService, {})],
+    services: [
+      service(AgentService, createAgentService(context)),
+      service(AdminService, createAdminService(context)),
+      service(ReplicationService, {}),
+    ],
   });
   writeFileAtomic(layout.addressFile, `${server.address}\n`);
-  options.logger.info('listening', { address: server.address, site: site.siteName });
+  logger.info('listening', { address: server.address, site: site.siteName });
   return {
     site,
     layout,
     server,
+    context,
     close: async () => {
       await server.close();
+      await store.sync();
+      await store.close();
+      scope.close();
+      catalog.close();
     },
   };
 }

@@ -1,0 +1,57 @@
+import { create } from '@bufbuild/protobuf';
+import { HostSchema, ProtectionSetSchema } from '@haven/proto';
+import type { Host as PbHost, ProtectionSet as PbSet } from '@haven/proto';
+import type { Host, ProtectionSet } from '../catalog/catalog.js';
+import type { ControllerContext } from '../services/controller-context.js';
+import { SET_KIND_TO_PROTO, SET_STATE_TO_PROTO, msToTimestamp, pointToProto } from './convert.js';
+
+/** Reports older than this mean the agent is gone: the set shows DISCONNECTED. */
+const STALE_REPORT_MS = 30_000;
+
+export function hostView(ctx: ControllerContext, h: Host): PbHost {
+  const session = ctx.sessions.get(h.id);
+  return create(HostSchema, {
+    id: h.id,
+    name: h.name,
+    online: session !== undefined,
+    ...(h.lastSeenAtMs === null ? {} : { lastSeenAt: msToTimestamp(h.lastSeenAtMs) }),
+    agentVersion: session?.agentVersion ?? '',
+    capabilities: session?.capabilities ?? [],
+    sets: ctx.catalog.listSets().filter((s) => s.host === h.name).map((s) => s.name),
+    enrolledAt: msToTimestamp(h.enrolledAtMs),
+  });
+}
+
+export function setView(ctx: ControllerContext, s: ProtectionSet): PbSet {
+  const host = ctx.catalog.getHost(s.host);
+  const online = host !== undefined && ctx.sessions.online(host.id);
+  const fresh = s.lastReportAtMs !== null && ctx.clock.now() - s.lastReportAtMs < STALE_REPORT_MS;
+  const state = s.paused ? 'PAUSED' : online && fresh ? s.state : s.lastReportAtMs === null && s.lastSeq === 0 ? 'INITIAL_SYNC' : 'DISCONNECTED';
+  const last = s.lastSeq > 0 ? ctx.catalog.listPoints(s.name, { fromSeq: s.lastSeq, limit: 1 })[0] : undefined;
+  // Lag grows while nothing is heard from the agent: it is at least the report's age.
+  const lag = fresh ? s.lagSeconds : s.lastReportAtMs === null ? 0 : Math.max(s.lagSeconds, (ctx.clock.now() - s.lastReportAtMs) / 1000);
+  return create(ProtectionSetSchema, {
+    name: s.name,
+    host: s.host,
+    kind: SET_KIND_TO_PROTO[s.kind],
+    state: SET_STATE_TO_PROTO[state],
+    lagSeconds: lag,
+    backlogBytes: BigInt(s.backlogBytes),
+    ...(last === undefined ? {} : { lastPoint: pointToProto(last) }),
+    epoch: BigInt(s.epoch),
+    homeSite: s.homeSite,
+    paused: s.paused,
+    spec: {
+      name: s.name,
+      host: s.host,
+      source: s.kind === 'block' ? { case: 'device', value: s.source } : { case: 'path', value: s.source },
+      excludes: [...s.excludes],
+      retention: s.retention ?? '',
+      replicateTo: [...s.replicateTo],
+      ...(s.standby === null ? {} : { standby: { host: s.standby.host, target: s.standby.target } }),
+      sync: s.sync,
+    },
+    ...(s.lastReportAtMs === null ? {} : { statusAt: msToTimestamp(s.lastReportAtMs) }),
+    createdAt: msToTimestamp(s.createdAtMs),
+  });
+}

@@ -1,0 +1,60 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { createChannel } from '@haven/proto';
+import type { Channel, SessionResponseSchema } from '@haven/proto';
+
+export type SessionMessage = MessageInitShape<typeof SessionResponseSchema>;
+
+export interface AgentSession {
+  readonly hostId: string;
+  readonly hostName: string;
+  readonly startedAtMs: number;
+  agentVersion: string;
+  capabilities: string[];
+  /** Messages to the agent, in order. */
+  readonly outbox: Channel<SessionMessage>;
+}
+
+/**
+ * The live agent sessions, one per host: the way the controller pushes set configuration,
+ * jobs and cancels to agents. A new session for a host replaces (and ends) the old one.
+ */
+export interface SessionHub {
+  open(hostId: string, hostName: string, nowMs: number): AgentSession;
+  close(session: AgentSession): void;
+  get(hostId: string): AgentSession | undefined;
+  /** Sends to the host's agent if it is connected; false when it is not. */
+  send(hostId: string, message: SessionMessage): boolean;
+  online(hostId: string): boolean;
+}
+
+export function createSessionHub(): SessionHub {
+  const sessions = new Map<string, AgentSession>();
+  return {
+    open(hostId, hostName, nowMs) {
+      const old = sessions.get(hostId);
+      if (old !== undefined) old.outbox.close();
+      const s: AgentSession = {
+        hostId,
+        hostName,
+        startedAtMs: nowMs,
+        agentVersion: '',
+        capabilities: [],
+        outbox: createChannel<SessionMessage>({ highWaterMark: 1024 }),
+      };
+      sessions.set(hostId, s);
+      return s;
+    },
+    close(session) {
+      if (sessions.get(session.hostId) === session) sessions.delete(session.hostId);
+      session.outbox.close();
+    },
+    get: (hostId) => sessions.get(hostId),
+    send(hostId, message) {
+      const s = sessions.get(hostId);
+      if (s === undefined || s.outbox.closed) return false;
+      s.outbox.push(message);
+      return true;
+    },
+    online: (hostId) => sessions.has(hostId),
+  };
+}
