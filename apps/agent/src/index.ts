@@ -1,1 +1,6 @@
-export {};
+export { createChunkUploader } from './uplink/chunk-uploader.js';
+export type { ChunkUploader, PendingChunk, UploadStats } from './uplink/chunk-uploader.js';
+export { uplinkFromClient } from './uplink/uplink.js';
+export type { Uplink } from './uplink/uplink.js';
+export { sendContent } from './pipeline/send-content.js';
+export type { SentContent } from './pipeline/send-content.js';

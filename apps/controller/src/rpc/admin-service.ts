@@ -27,10 +27,10 @@ export function createAdminService(ctx: ControllerContext): Partial<ServiceImpl<
     const actor = `admin:${admin.name}`;
     try {
       const out = fn(actor);
-      catalog.appendAudit({ actor, action, target, result: 'OK' });
+      catalog.appendAudit({ actor, action, target: target === '' ? '*' : target, result: 'OK' });
       return out;
     } catch (err) {
-      catalog.appendAudit({ actor, action, target, result: err instanceof HavenError ? err.code : 'INTERNAL' });
+      catalog.appendAudit({ actor, action, target: target === '' ? '*' : target, result: err instanceof HavenError ? err.code : 'INTERNAL' });
       throw err;
     }
   }
