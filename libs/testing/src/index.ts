@@ -6,3 +6,7 @@ export { bins, repoRoot, requireBuilt } from './repo-paths.js';
 export { makeTempDir, removeTempDirs } from './temp-dir.js';
 export { enrollTestHost } from './test-host.js';
 export type { TestHost } from './test-host.js';
+export { startAgentProcess } from './agent-process.js';
+export type { AgentProcess } from './agent-process.js';
+export { diffTrees, treeDigest } from './tree-digest.js';
+export type { TreeEntryDigest } from './tree-digest.js';

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { HavenError } from '@haven/core';
-import { formatOptions, parseCommandLine, runMain } from '@haven/runtime';
+import { createLogger, formatOptions, parseCommandLine, runMain } from '@haven/runtime';
+import { startAgent } from '../agent-runtime.js';
+import { enrollAgent } from '../identity/enroll.js';
 
 const options = {
   controller: { type: 'string', value: 'HOST:PORT', description: 'controller address (enroll)' },
@@ -28,8 +30,27 @@ runMain('haven-agent', async () => {
     process.stdout.write(HELP);
     return verb === undefined && values.help !== true ? 2 : 0;
   }
-  if (verb === 'enroll' || verb === 'run') {
-    throw new HavenError('UNIMPLEMENTED', `haven-agent ${verb} is not available in this build`);
+  const state = values.state;
+  if (state === undefined || state === '') throw new HavenError('INVALID_ARGUMENT', 'missing --state DIR');
+  if (verb === 'enroll') {
+    if (values.controller === undefined) throw new HavenError('INVALID_ARGUMENT', 'missing --controller HOST:PORT');
+    if (values.token === undefined) throw new HavenError('INVALID_ARGUMENT', 'missing --token TOKEN');
+    const id = await enrollAgent({ controller: values.controller, token: values.token, stateDir: state });
+    process.stdout.write(`enrolled as host ${id.hostName} of site ${id.siteName}; run: haven-agent run --state ${state}\n`);
+    return 0;
+  }
+  if (verb === 'run') {
+    const logger = createLogger({ name: 'haven-agent' });
+    const agent = await startAgent({ stateDir: state, logger });
+    process.stdout.write(`${JSON.stringify({ event: 'running', host: agent.identity.hostName })}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        void agent.stop().then(resolve);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    return 0;
   }
   throw new HavenError('INVALID_ARGUMENT', `unknown command "${verb}" (try --help)`);
 });

@@ -1,0 +1,363 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { TimestampSchema } from '@bufbuild/protobuf/wkt';
+import { HavenError, chunkIdToBytes, createExcludeMatcher, errorCodeOf } from '@haven/core';
+import type { Clock } from '@haven/core';
+import { EntryType, SetState } from '@haven/proto';
+import type { FileChange } from '@haven/proto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { FileChangeSchema } from '@haven/proto';
+import type { Logger } from '@haven/runtime';
+import { createWatcher, readFileStable, reconcile, resolveRoot, statEntry } from '../capture/index.js';
+import type { EntryMeta, KnownUpsert, PendingItem, StateDb, Watcher } from '../capture/index.js';
+import type { ChunkUploader } from '../uplink/chunk-uploader.js';
+import type { Uplink } from '../uplink/uplink.js';
+import { createContentSender } from './send-content.js';
+
+export interface SetWorkerConfig {
+  name: string;
+  path: string;
+  excludes: readonly string[];
+  epoch: number;
+  paused: boolean;
+  debounceMs?: number;
+  rescanIntervalMs?: number;
+}
+
+export interface SetStatus {
+  set: string;
+  state: SetState;
+  lagSeconds: number;
+  backlogBytes: number;
+  backlogFiles: number;
+  lastCommittedSeq: number;
+  lastError?: { code: string; message: string };
+}
+
+export interface SetWorker {
+  readonly name: string;
+  update(config: SetWorkerConfig): void;
+  /** Queue a full reconcile now (admin rescan, watcher overflow). */
+  rescan(): Promise<number>;
+  status(): Promise<SetStatus>;
+  /** Resolves once nothing is pending (or `timeoutMs` passes); for tests and restores. */
+  idle(timeoutMs: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+/** Paths committed per journal entry; bursts beyond it become several points. */
+const BATCH_PATHS = 2000;
+/** Pause before retrying after the controller was unreachable or refused a batch. */
+const RETRY_MS = 1000;
+const UNSTABLE_DEFER_MS = 2000;
+const DEFAULT_RESCAN_MS = 3_600_000;
+type ChangeInit = MessageInitShape<typeof FileChangeSchema>;
+
+function toTimestamp(ns: bigint) {
+  return create(TimestampSchema, { seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) });
+}
+
+function changeOf(path: string, meta: EntryMeta, contentRoot: string | null): ChangeInit {
+  const type = meta.type === 'file' ? EntryType.FILE : meta.type === 'dir' ? EntryType.DIR : EntryType.SYMLINK;
+  return {
+    path,
+    type,
+    mode: meta.mode,
+    uid: meta.uid,
+    gid: meta.gid,
+    mtime: toTimestamp(meta.mtimeNs),
+    size: meta.type === 'file' ? meta.size : 0n,
+    ...(contentRoot === null ? {} : { contentRoot: chunkIdToBytes(contentRoot) }),
+    ...(meta.symlinkTarget === null ? {} : { symlinkTarget: meta.symlinkTarget }),
+  };
+}
+
+/**
+ * Protects one directory tree: a full reconcile at start (and periodically, and after
+ * watcher errors) plus watcher events fill the persistent queue; one loop drains it —
+ * read safely, chunk, upload what the controller lacks, commit, then record what the
+ * controller acknowledged. The queue lives in the state DB, so an agent restart or a
+ * controller outage loses nothing.
+ */
+export function createSetWorker(deps: {
+  config: SetWorkerConfig;
+  db: StateDb;
+  uplink: Uplink;
+  uploader: ChunkUploader;
+  clock: Clock;
+  logger: Logger;
+  /** True while the session to the controller is up. */
+  online: () => boolean;
+}): SetWorker {
+  let config = deps.config;
+  const set = config.name;
+  const log = deps.logger.child({ set });
+  const db = deps.db;
+  let exclude = createExcludeMatcher(config.excludes);
+  let stopped = false;
+  let watcher: Watcher | undefined;
+  let realRoot = '';
+  let wake: (() => void) | undefined;
+  let scanning = false;
+  let initialDone = db.getSetState(set).scanGeneration > 0;
+  let lastError: { code: string; message: string } | undefined;
+  let fenced = false;
+  let rescanTimer: NodeJS.Timeout | undefined;
+  const idleWaiters = new Set<() => void>();
+
+  const poke = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const sleep = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  async function fullReconcile(): Promise<void> {
+    if (stopped) return;
+    scanning = true;
+    try {
+      const r = await reconcile(set, realRoot, db, exclude, { clock: deps.clock });
+      initialDone = true;
+      log.info('reconcile done', { scanned: r.scanned, new: r.new, modified: r.modified, deleted: r.deleted, ms: r.durationMs });
+    } finally {
+      scanning = false;
+      poke();
+    }
+  }
+
+  async function startCapture(): Promise<void> {
+    realRoot = await resolveRoot(config.path);
+    watcher = await createWatcher({
+      root: realRoot,
+      exclude,
+      debounceMs: config.debounceMs ?? 50,
+      onPaths: (paths) => {
+        db.enqueue(set, paths, 'watch');
+        poke();
+      },
+      onError: (err) => {
+        log.warn('watcher lost events; reconciling', { code: err.code, message: err.message });
+        void fullReconcile().catch((e: unknown) => log.error('reconcile failed', { err: e }));
+      },
+    });
+    await fullReconcile();
+    const every = config.rescanIntervalMs ?? DEFAULT_RESCAN_MS;
+    rescanTimer = setInterval(() => void fullReconcile().catch((e: unknown) => log.error('reconcile failed', { err: e })), every);
+    rescanTimer.unref();
+  }
+
+  /** Turns a batch of queued paths into changes, uploading file contents as it goes. */
+  async function prepare(items: readonly PendingItem[]): Promise<{ changes: ChangeInit[]; upserts: KnownUpsert[]; deletes: string[]; done: PendingItem[]; deferred: string[] }> {
+    const changes: ChangeInit[] = [];
+    const upserts: KnownUpsert[] = [];
+    const deletes: string[] = [];
+    const done: PendingItem[] = [];
+    const deferred: string[] = [];
+    for (const item of items) {
+      const probe = await statEntry(realRoot, item.path, exclude);
+      const known = db.getKnown(set, item.path);
+      if (!('entry' in probe)) {
+        // Gone, excluded or no longer capturable: it is a delete if the controller has it.
+        if ('error' in probe && probe.error !== 'ENOENT' && probe.error !== 'ENOTDIR' && probe.error !== undefined) {
+          deferred.push(item.path);
+          continue;
+        }
+        if (known !== undefined) {
+          changes.push({ path: item.path, deleted: true });
+          deletes.push(item.path);
+        }
+        done.push(item);
+        continue;
+      }
+      const meta = probe.entry.meta;
+      if (meta.type === 'dir') {
+        // A directory that is new here (created, moved in) may hold children no event named.
+        if (known === undefined || known.meta.ino !== meta.ino) {
+          await reconcile(set, realRoot, db, exclude, { under: item.path, clock: deps.clock });
+        }
+        changes.push(changeOf(item.path, meta, null));
+        upserts.push({ path: item.path, meta, contentRoot: null });
+        done.push(item);
+        continue;
+      }
+      if (meta.type === 'symlink') {
+        changes.push(changeOf(item.path, meta, null));
+        upserts.push({ path: item.path, meta, contentRoot: null });
+        done.push(item);
+        continue;
+      }
+      // A file whose contents are unchanged (same identity) keeps its content root.
+      if (known?.contentRoot != null && known.meta.type === 'file' && known.meta.size === meta.size && known.meta.mtimeNs === meta.mtimeNs && known.meta.ino === meta.ino && known.meta.ctimeNs === meta.ctimeNs) {
+        changes.push(changeOf(item.path, meta, known.contentRoot));
+        upserts.push({ path: item.path, meta, contentRoot: known.contentRoot });
+        done.push(item);
+        continue;
+      }
+      const sender = createContentSender(deps.uploader, set);
+      const r = await readFileStable(join(realRoot, item.path), {
+        within: realRoot,
+        onData: (buf) => sender.push(buf),
+        onRestart: () => sender.reset(),
+      });
+      if (r.status === 'ok') {
+        const sent = await sender.finish();
+        changes.push(changeOf(item.path, r.meta, sent.contentRoot));
+        upserts.push({ path: item.path, meta: r.meta, contentRoot: sent.contentRoot });
+        done.push(item);
+      } else if (r.status === 'unstable') {
+        deferred.push(item.path);
+      } else {
+        if (known !== undefined) {
+          changes.push({ path: item.path, deleted: true });
+          deletes.push(item.path);
+        }
+        done.push(item);
+      }
+    }
+    return { changes, upserts, deletes, done, deferred };
+  }
+
+  async function drainOnce(): Promise<boolean> {
+    const items = db.nextPending(set, BATCH_PATHS);
+    if (items.length === 0) return false;
+    const { changes, upserts, deletes, done, deferred } = await prepare(items);
+    if (deferred.length > 0) db.deferPending(set, deferred, deps.clock.now() + UNSTABLE_DEFER_MS);
+    if (changes.length === 0) {
+      db.completePending(set, done);
+      return deferred.length < items.length;
+    }
+    const batchId = randomUUID();
+    // Retry the same batch id while the controller is flaky: a retried batch that did land
+    // returns its original seq instead of committing twice.
+    for (;;) {
+      try {
+        const res = await deps.uplink.commit({ set, epoch: BigInt(config.epoch), batchId, changes: changes as FileChange[] });
+        db.applyCommit(set, { seq: Number(res.seq), epoch: config.epoch, upserts, deletes, completed: done });
+        lastError = undefined;
+        return true;
+      } catch (err) {
+        const code = errorCodeOf(err);
+        if (code === 'FENCED') {
+          fenced = true;
+          throw err;
+        }
+        if (code === 'FAILED_PRECONDITION' && err instanceof HavenError && err.details['missing'] !== undefined) {
+          // The controller lost chunks it had acknowledged (it crashed before syncing them):
+          // read the files again; find-missing now tells what to resend.
+          log.warn('controller lacks chunks of this batch; re-reading', { missing: err.details['missingCount'] });
+          return true;
+        }
+        if (stopped) throw err;
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      if (config.paused || fenced || !deps.online() || realRoot === '') {
+        await sleep(RETRY_MS);
+        continue;
+      }
+      try {
+        const worked = await drainOnce();
+        if (!worked) {
+          for (const w of idleWaiters) w();
+          idleWaiters.clear();
+          await sleep(RETRY_MS);
+        }
+      } catch (err) {
+        lastError = { code: errorCodeOf(err), message: err instanceof Error ? err.message : String(err) };
+        if (!stopped) log.warn('batch failed; will retry', { code: lastError.code, message: lastError.message });
+        await sleep(RETRY_MS);
+      }
+    }
+  }
+
+  const ready = startCapture().catch((err: unknown) => {
+    lastError = { code: errorCodeOf(err), message: err instanceof Error ? err.message : String(err) };
+    log.error('cannot capture set', { code: lastError.code, message: lastError.message });
+  });
+  const running = ready.then(loop);
+
+  return {
+    name: set,
+    update(next) {
+      const excludesChanged = JSON.stringify(next.excludes) !== JSON.stringify(config.excludes);
+      config = next;
+      if (excludesChanged) {
+        exclude = createExcludeMatcher(next.excludes);
+        void fullReconcile().catch(() => undefined);
+      }
+      if (next.epoch > 0) fenced = false;
+      poke();
+    },
+    async rescan() {
+      await fullReconcile();
+      return db.pendingStats(set).count;
+    },
+    async status() {
+      const pending = db.pendingStats(set);
+      const now = deps.clock.now();
+      const lag = pending.oldestFirstSeenMs === null ? 0 : Math.max(0, now - pending.oldestFirstSeenMs) / 1000;
+      let backlogBytes = 0;
+      for (const p of db.nextPending(set, 2000)) {
+        try {
+          backlogBytes += (await stat(join(realRoot, p.path))).size;
+        } catch {
+          // vanished: a delete costs nothing to send
+        }
+      }
+      const state = config.paused
+        ? SetState.PAUSED
+        : scanning
+          ? SetState.RESCAN
+          : !initialDone || db.getSetState(set).committedSeq === 0
+            ? SetState.INITIAL_SYNC
+            : pending.count > 0 && lag > 10
+              ? SetState.BACKLOG
+              : lastError !== undefined && lag > 60
+                ? SetState.STALLED
+                : SetState.CONTINUOUS;
+      return {
+        set,
+        state: initialDone && pending.count === 0 && state === SetState.INITIAL_SYNC ? SetState.CONTINUOUS : state,
+        lagSeconds: lag,
+        backlogBytes,
+        backlogFiles: pending.count,
+        lastCommittedSeq: db.getSetState(set).committedSeq,
+        ...(lastError === undefined ? {} : { lastError }),
+      };
+    },
+    idle(timeoutMs) {
+      return new Promise<boolean>((resolve) => {
+        if (initialDone && db.pendingStats(set).count === 0) return resolve(true);
+        const t = setTimeout(() => {
+          idleWaiters.delete(done);
+          resolve(false);
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(t);
+          resolve(true);
+        };
+        idleWaiters.add(done);
+      });
+    },
+    async stop() {
+      stopped = true;
+      if (rescanTimer !== undefined) clearInterval(rescanTimer);
+      poke();
+      await watcher?.close();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminService, JobState } from '@haven/proto';
+import type { Client } from '@haven/proto';
+import { diffTrees, makeTempDir, removeTempDirs, startAgentProcess, startControllerProcess, treeDigest } from '@haven/testing';
+import type { AgentProcess, ControllerProcess } from '@haven/testing';
+
+let ctl: ControllerProcess;
+let agent: AgentProcess;
+let admin: Client<typeof AdminService>;
+let src: string;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${agent.process.output().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the latest point's listing matches the tree on disk, and returns its seq. */
+async function settled(): Promise<bigint> {
+  const want = treeDigest(src);
+  return waitFor('the controller to hold the current tree', async () => {
+    const pts = await admin.listPoints({ set: 'docs' });
+    const last = pts.points.at(-1);
+    if (last === undefined) return undefined;
+    const seen = new Map<string, { size: bigint }>();
+    for await (const r of admin.listFiles({ set: 'docs', recursive: true, point: { point: { case: 'seq', value: last.seq } } })) {
+      for (const e of r.entries) seen.set(e.path, { size: e.size });
+    }
+    if (seen.size !== want.size) return undefined;
+    for (const [p, d] of want) {
+      const s = seen.get(p);
+      if (s === undefined || (d.type === 'file' && s.size !== BigInt(d.size))) return undefined;
+    }
+    const status = await admin.getStatus({});
+    const set = status.sets.find((s) => s.name === 'docs');
+    return set !== undefined && set.backlogBytes === 0n ? last.seq : undefined;
+  });
+}
+
+async function restoreAt(seq: bigint): Promise<string> {
+  const target = join(makeTempDir('haven-restore-'), 'out');
+  const { job } = await admin.startRestore({ set: 'docs', point: { point: { case: 'seq', value: seq } }, host: 'web-1', target });
+  let last;
+  for await (const r of admin.watchJob({ id: job!.id })) last = r.job;
+  expect(last?.state, JSON.stringify(last?.error)).toBe(JobState.SUCCEEDED);
+  return target;
+}
+
+beforeAll(async () => {
+  ctl = await startControllerProcess();
+  admin = ctl.connect().client(AdminService);
+  src = join(makeTempDir('haven-src-'), 'docs');
+  mkdirSync(join(src, 'a/b'), { recursive: true });
+  mkdirSync(join(src, 'empty'));
+  writeFileSync(join(src, 'a/one.txt'), 'one\n');
+  writeFileSync(join(src, 'a/b/two.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
+  writeFileSync(join(src, 'zero'), '');
+  symlinkSync('a/one.txt', join(src, 'link'));
+  agent = await startAgentProcess(ctl, { hostName: 'web-1' });
+  await admin.createSet({ spec: { name: 'docs', host: 'web-1', source: { case: 'path', value: src } } });
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await ctl?.stop();
+  removeTempDirs();
+});
+
+describe('agent protecting a directory', () => {
+  it('captures the initial tree and restores it exactly through the agent', async () => {
+    const seq = await settled();
+    const out = await restoreAt(seq);
+    expect(diffTrees(treeDigest(src), treeDigest(out))).toEqual([]);
+  });
+
+  it('captures edits, renames, deletes and chmods as new points; every point restores', async () => {
+    const before = treeDigest(src);
+    const seq1 = await settled();
+    appendFileSync(join(src, 'a/one.txt'), 'more\n');
+    renameSync(join(src, 'a/b'), join(src, 'a/c'));
+    rmSync(join(src, 'zero'));
+    chmodSync(join(src, 'a/one.txt'), 0o600);
+    mkdirSync(join(src, 'new/deep'), { recursive: true });
+    writeFileSync(join(src, 'new/deep/file'), 'x'.repeat(10_000));
+    const seq2 = await settled();
+    expect(seq2).toBeGreaterThan(seq1);
+    expect(diffTrees(treeDigest(src), treeDigest(await restoreAt(seq2)))).toEqual([]);
+    expect(diffTrees(before, treeDigest(await restoreAt(seq1)))).toEqual([]);
+  });
+
+  it('loses nothing queued across an agent SIGKILL', async () => {
+    await settled();
+    await agent.kill('SIGKILL');
+    writeFileSync(join(src, 'while-down.txt'), 'written while the agent was dead\n');
+    rmSync(join(src, 'link'));
+    await agent.restart();
+    const seq = await settled();
+    expect(diffTrees(treeDigest(src), treeDigest(await restoreAt(seq)))).toEqual([]);
+  });
+});
