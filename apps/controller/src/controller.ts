@@ -19,6 +19,7 @@ import { createAdminService } from './rpc/admin-service.js';
 import { createAgentService } from './rpc/agent-service.js';
 import { createCallerResolver } from './rpc/caller.js';
 import { createChunkScope } from './services/chunk-scope.js';
+import { createControllerMetrics, serveMetrics } from './services/controller-metrics.js';
 import type { ControllerContext } from './services/controller-context.js';
 import { createEnrollment } from './services/enrollment.js';
 import { createIngest } from './services/ingest.js';
@@ -35,6 +36,8 @@ export interface ControllerOptions {
   listen: string;
   logger: Logger;
   clock?: Clock;
+  /** HOST:PORT for the Prometheus endpoint; none when absent. */
+  metricsListen?: string;
 }
 
 export interface Controller {
@@ -42,11 +45,28 @@ export interface Controller {
   readonly layout: DataDir;
   readonly server: HavenServer;
   readonly context: ControllerContext;
+  /** Bound address of the metrics endpoint, when enabled. */
+  readonly metricsAddress: string | undefined;
   close(): Promise<void>;
 }
 
 function readPem(path: string): string {
   return readFileSync(path, 'utf8');
+}
+
+/**
+ * `HAVEN_PACK_SIZE_BYTES` overrides the size at which packs are sealed (default 64 MiB).
+ * Small packs make sealing, compaction and damage to a sealed pack reachable with little
+ * data (end-to-end tests, drills on a laptop); production keeps the default.
+ */
+const PACK_SIZE_ENV = 'HAVEN_PACK_SIZE_BYTES';
+
+function packSizeFromEnv(): number | undefined {
+  const raw = process.env[PACK_SIZE_ENV];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[0-9]{1,12}$/.test(raw)) throw new HavenError('INVALID_ARGUMENT', `${PACK_SIZE_ENV} must be a byte count, got "${raw.slice(0, 40)}"`);
+  // createPackStore checks the range.
+  return Number(raw);
 }
 
 /** Opens a data directory made by `haven-controller init` and serves its site. */
@@ -56,6 +76,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     throw new HavenError('NOT_FOUND', `${options.dataDir} holds no site: run \`haven-controller init --data ${options.dataDir} --site NAME\` first`);
   }
   const site = readJsonFile<SiteIdentity>(layout.siteFile, 'site file');
+  const packSizeBytes = packSizeFromEnv();
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const caPem = readPem(layout.caCert);
@@ -64,7 +85,12 @@ export async function startController(options: ControllerOptions): Promise<Contr
 
   const catalog = createSqliteCatalog({ path: layout.catalogDb, clock });
   catalog.initLocalSite({ id: site.siteId, name: site.siteName });
-  const store = await createPackStore({ dir: layout.chunksDir, key: await loadStorageKey(layout.keysDir), clock });
+  const store = await createPackStore({
+    dir: layout.chunksDir,
+    key: await loadStorageKey(layout.keysDir),
+    clock,
+    ...(packSizeBytes === undefined ? {} : { packSizeBytes }),
+  });
   if (store.recovery.truncatedBytes > 0 || store.recovery.lostChunks.length > 0) {
     logger.warn('chunk store recovered after an unclean stop', {
       truncatedBytes: store.recovery.truncatedBytes,
@@ -73,6 +99,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
   }
   const scope = createChunkScope(join(layout.root, 'scope.db'));
   const gcLock = createRwLock();
+  const metrics = createControllerMetrics();
   const context: ControllerContext = {
     site,
     ca,
@@ -90,6 +117,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     }),
     sessions: createSessionHub(),
     jobs: createJobRunner({ catalog, clock, logger }),
+    metrics,
     clock,
     logger,
   };
@@ -109,6 +137,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
       service(ReplicationService, {}),
     ],
   });
+  const metricsServer = options.metricsListen === undefined ? undefined : await serveMetrics(metrics, options.metricsListen);
   writeFileAtomic(layout.addressFile, `${server.address}\n`);
   logger.info('listening', { address: server.address, site: site.siteName });
   return {
@@ -116,7 +145,9 @@ export async function startController(options: ControllerOptions): Promise<Contr
     layout,
     server,
     context,
+    metricsAddress: metricsServer?.address,
     close: async () => {
+      await metricsServer?.close();
       await server.close();
       await store.sync();
       await store.close();

@@ -10,3 +10,5 @@ export { startAgentProcess } from './agent-process.js';
 export type { AgentProcess } from './agent-process.js';
 export { diffTrees, treeDigest } from './tree-digest.js';
 export type { TreeEntryDigest } from './tree-digest.js';
+export { applyEditRound, contentBytes, createRng, generateTree } from './generate-tree.js';
+export type { GeneratedTree } from './generate-tree.js';

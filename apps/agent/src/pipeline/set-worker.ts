@@ -10,7 +10,7 @@ import type { FileChange } from '@haven/proto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { FileChangeSchema } from '@haven/proto';
 import type { Logger } from '@haven/runtime';
-import { createWatcher, readFileStable, reconcile, resolveRoot, statEntry } from '../capture/index.js';
+import { createWatcher, metaChanged, readFileStable, reconcile, resolveRoot, statEntry } from '../capture/index.js';
 import type { EntryMeta, KnownUpsert, PendingItem, StateDb, Watcher } from '../capture/index.js';
 import type { ChunkUploader } from '../uplink/chunk-uploader.js';
 import type { Uplink } from '../uplink/uplink.js';
@@ -53,6 +53,8 @@ const BATCH_PATHS = 2000;
 const RETRY_MS = 1000;
 const UNSTABLE_DEFER_MS = 2000;
 const DEFAULT_RESCAN_MS = 3_600_000;
+const DEGRADED_RESCAN_MS = 60_000;
+const RESCAN_TICK_MS = 5_000;
 type ChangeInit = MessageInitShape<typeof FileChangeSchema>;
 
 function toTimestamp(ns: bigint) {
@@ -121,17 +123,31 @@ export function createSetWorker(deps: {
       };
     });
 
-  async function fullReconcile(): Promise<void> {
-    if (stopped) return;
-    scanning = true;
-    try {
-      const r = await reconcile(set, realRoot, db, exclude, { clock: deps.clock });
-      initialDone = true;
-      log.info('reconcile done', { scanned: r.scanned, new: r.new, modified: r.modified, deleted: r.deleted, ms: r.durationMs });
-    } finally {
-      scanning = false;
-      poke();
+  let reconciling: Promise<void> | undefined;
+  let again = false;
+  /** One full reconcile at a time; requests during a run coalesce into one more run. */
+  function fullReconcile(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (reconciling !== undefined) {
+      again = true;
+      return reconciling;
     }
+    reconciling = (async () => {
+      scanning = true;
+      try {
+        do {
+          again = false;
+          const r = await reconcile(set, realRoot, db, exclude, { clock: deps.clock });
+          initialDone = true;
+          log.info('reconcile done', { scanned: r.scanned, new: r.new, modified: r.modified, deleted: r.deleted, ms: r.durationMs });
+        } while (again && !stopped);
+      } finally {
+        scanning = false;
+        reconciling = undefined;
+        poke();
+      }
+    })();
+    return reconciling;
   }
 
   async function startCapture(): Promise<void> {
@@ -151,7 +167,14 @@ export function createSetWorker(deps: {
     });
     await fullReconcile();
     const every = config.rescanIntervalMs ?? DEFAULT_RESCAN_MS;
-    rescanTimer = setInterval(() => void fullReconcile().catch((e: unknown) => log.error('reconcile failed', { err: e })), every);
+    let last = deps.clock.now();
+    // A degraded watcher (watch limit, overflow) misses events for good: rescan more often.
+    rescanTimer = setInterval(() => {
+      const due = watcher?.degraded === true ? Math.min(every, DEGRADED_RESCAN_MS) : every;
+      if (deps.clock.now() - last < due) return;
+      last = deps.clock.now();
+      void fullReconcile().catch((e: unknown) => log.error('reconcile failed', { err: e }));
+    }, RESCAN_TICK_MS);
     rescanTimer.unref();
   }
 
@@ -179,6 +202,12 @@ export function createSetWorker(deps: {
         continue;
       }
       const meta = probe.entry.meta;
+      // Watcher paths are hints (parents, raw events): an entry whose metadata the
+      // controller already has is not a change.
+      if (known !== undefined && !metaChanged(known.meta, meta)) {
+        done.push(item);
+        continue;
+      }
       if (meta.type === 'dir') {
         // A directory that is new here (created, moved in) may hold children no event named.
         if (known === undefined || known.meta.ino !== meta.ino) {
@@ -213,7 +242,8 @@ export function createSetWorker(deps: {
         changes.push(changeOf(item.path, r.meta, sent.contentRoot));
         upserts.push({ path: item.path, meta: r.meta, contentRoot: sent.contentRoot });
         done.push(item);
-      } else if (r.status === 'unstable') {
+      } else if (r.status === 'unstable' || r.status === 'not-a-file') {
+        // Still changing, or it became a directory or symlink while we looked: probe again soon.
         deferred.push(item.path);
       } else {
         if (known !== undefined) {

@@ -63,9 +63,12 @@ runMain('haven-controller', async () => {
       dataDir: required(values.data, 'data'),
       listen: values.listen ?? DEFAULT_LISTEN,
       logger,
+      ...(values.metrics === undefined ? {} : { metricsListen: values.metrics }),
     });
     // The readiness line harnesses and scripts wait for (logs go to stderr).
-    process.stdout.write(`${JSON.stringify({ event: 'listening', address: controller.server.address, site: controller.site.siteName })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ event: 'listening', address: controller.server.address, site: controller.site.siteName, ...(controller.metricsAddress === undefined ? {} : { metrics: controller.metricsAddress }) })}\n`,
+    );
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         logger.info('shutting down', { signal });

@@ -25,18 +25,23 @@ export function hostView(ctx: ControllerContext, h: Host): PbHost {
 export function setView(ctx: ControllerContext, s: ProtectionSet): PbSet {
   const host = ctx.catalog.getHost(s.host);
   const online = host !== undefined && ctx.sessions.online(host.id);
-  const fresh = s.lastReportAtMs !== null && ctx.clock.now() - s.lastReportAtMs < STALE_REPORT_MS;
-  const state = s.paused ? 'PAUSED' : online && fresh ? s.state : s.lastReportAtMs === null && s.lastSeq === 0 ? 'INITIAL_SYNC' : 'DISCONNECTED';
+  const live = ctx.sessions.liveStatus(s.name);
+  const reportAt = live?.atMs ?? s.lastReportAtMs;
+  const fresh = reportAt !== null && ctx.clock.now() - reportAt < STALE_REPORT_MS;
+  const reported = live?.state ?? s.state;
+  const state = s.paused ? 'PAUSED' : online && fresh ? reported : reportAt === null && s.lastSeq === 0 ? 'INITIAL_SYNC' : 'DISCONNECTED';
   const last = s.lastSeq > 0 ? ctx.catalog.listPoints(s.name, { fromSeq: s.lastSeq, limit: 1 })[0] : undefined;
   // Lag grows while nothing is heard from the agent: it is at least the report's age.
-  const lag = fresh ? s.lagSeconds : s.lastReportAtMs === null ? 0 : Math.max(s.lagSeconds, (ctx.clock.now() - s.lastReportAtMs) / 1000);
+  const lagReported = live?.lagSeconds ?? s.lagSeconds;
+  const lag = fresh ? lagReported : reportAt === null ? 0 : Math.max(lagReported, (ctx.clock.now() - reportAt) / 1000);
   return create(ProtectionSetSchema, {
     name: s.name,
     host: s.host,
     kind: SET_KIND_TO_PROTO[s.kind],
     state: SET_STATE_TO_PROTO[state],
     lagSeconds: lag,
-    backlogBytes: BigInt(s.backlogBytes),
+    backlogBytes: BigInt(live?.backlogBytes ?? s.backlogBytes),
+    backlogFiles: BigInt(live?.backlogFiles ?? 0),
     ...(last === undefined ? {} : { lastPoint: pointToProto(last) }),
     epoch: BigInt(s.epoch),
     homeSite: s.homeSite,
@@ -51,7 +56,7 @@ export function setView(ctx: ControllerContext, s: ProtectionSet): PbSet {
       ...(s.standby === null ? {} : { standby: { host: s.standby.host, target: s.standby.target } }),
       sync: s.sync,
     },
-    ...(s.lastReportAtMs === null ? {} : { statusAt: msToTimestamp(s.lastReportAtMs) }),
+    ...(reportAt === null ? {} : { statusAt: msToTimestamp(reportAt) }),
     createdAt: msToTimestamp(s.createdAtMs),
   });
 }

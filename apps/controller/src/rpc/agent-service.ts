@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { HavenError, chunkIdFromBytes, chunkIdToBytes, normalizeRelPath } from '@haven/core';
+import { HavenError, chunkIdFromBytes, chunkIdToBytes, errorCodeOf, normalizeRelPath } from '@haven/core';
 import {
   ChunkSchema,
   Compression,
@@ -21,6 +21,7 @@ const HEARTBEAT_MS = 5_000;
 const LIST_BATCH = 1000;
 const MAX_COMMIT_CHANGES = 10_000;
 const MAX_DOWNLOAD_IDS = 1024;
+const STATUS_PERSIST_MS = 10_000;
 
 /** The host's own set, or PERMISSION_DENIED / NOT_FOUND. */
 export function ownSet(ctx: ControllerContext, host: Host, name: string): ProtectionSet {
@@ -82,7 +83,15 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
               const state = setStateFromProto(r.state);
               const set = catalog.getSet(r.set);
               if (state !== undefined && set !== undefined && set.host === host.name) {
-                catalog.reportSetStatus(r.set, { state, lagSeconds: r.lagSeconds, backlogBytes: Number(r.backlogBytes) });
+                const now = ctx.clock.now();
+                const prev = ctx.sessions.liveStatus(r.set);
+                ctx.sessions.reportStatus(r.set, { state, lagSeconds: r.lagSeconds, backlogBytes: Number(r.backlogBytes), backlogFiles: Number(r.backlogFiles), atMs: now });
+                // The catalog keeps a copy for restarts and history; every report would cost an fsync.
+                if (prev === undefined || prev.state !== state || set.lastReportAtMs === null || now - set.lastReportAtMs >= STATUS_PERSIST_MS) {
+                  catalog.reportSetStatus(r.set, { state, lagSeconds: r.lagSeconds, backlogBytes: Number(r.backlogBytes) });
+                }
+                ctx.metrics.setLagSeconds.set({ set: r.set }, r.lagSeconds);
+                ctx.metrics.setBacklogBytes.set({ set: r.set }, Number(r.backlogBytes));
               }
               break;
             }
@@ -151,12 +160,20 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
         const m = next.value.msg;
         if (m.case !== 'chunk') throw new HavenError('INVALID_ARGUMENT', 'only chunk messages may follow open');
         const c = m.value;
-        await ingest.accept(set, {
-          id: chunkIdFromBytes(c.id),
-          compressed: c.compression === Compression.ZSTD,
-          data: c.data,
-          rawLength: c.rawLength,
-        });
+        try {
+          await ingest.accept(set, {
+            id: chunkIdFromBytes(c.id),
+            compressed: c.compression === Compression.ZSTD,
+            data: c.data,
+            rawLength: c.rawLength,
+          });
+        } catch (err) {
+          ctx.metrics.ingestRejected.inc({ code: errorCodeOf(err) });
+          throw err;
+        }
+        ctx.metrics.ingestChunks.inc({ set: set.name });
+        ctx.metrics.ingestWireBytes.inc({ set: set.name }, c.data.length);
+        ctx.metrics.ingestRawBytes.inc({ set: set.name }, c.rawLength);
         chunks += 1n;
         bytes += BigInt(c.data.length);
         yield { msg: { case: 'ack', value: { chunks, bytes } } };
@@ -173,6 +190,7 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
       if (req.expectedBaseSeq !== undefined && Number(req.expectedBaseSeq) !== set.lastSeq) {
         throw new HavenError('ABORTED', `set "${set.name}" is at seq ${set.lastSeq}, not ${req.expectedBaseSeq}`, { details: { headSeq: String(set.lastSeq) } });
       }
+      const stopTimer = ctx.metrics.commitSeconds.startTimer({ set: set.name });
       const result = await ingest.commit({
         set,
         epoch: Number(req.epoch),
@@ -180,6 +198,8 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
         changes: req.changes.map(changeFromProto),
         label: req.label,
       });
+      stopTimer();
+      if (!result.duplicate) ctx.metrics.commits.inc({ set: set.name });
       return { seq: BigInt(result.seq), time: msToTimestamp(result.timeMs), duplicate: result.duplicate };
     },
 

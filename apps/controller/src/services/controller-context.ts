@@ -6,6 +6,7 @@ import type { CallerResolver } from '../rpc/caller.js';
 import type { SiteIdentity } from '../site/data-dir.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import type { ChunkScope } from './chunk-scope.js';
+import type { ControllerMetrics } from './controller-metrics.js';
 import type { Enrollment } from './enrollment.js';
 import type { Ingest } from './ingest.js';
 import type { JobRunner } from './job-runner.js';
@@ -26,6 +27,7 @@ export interface ControllerContext {
   readonly callers: CallerResolver;
   readonly sessions: SessionHub;
   readonly jobs: JobRunner;
+  readonly metrics: ControllerMetrics;
   readonly clock: Clock;
   readonly logger: Logger;
 }

@@ -3,7 +3,7 @@ import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { HavenError, KEEP_ALL_POLICY, chunkIdToBytes, parseRetentionPolicy, planRetention } from '@haven/core';
 import type { ChunkId, Clock } from '@haven/core';
 import type { GcReportSchema, PruneReportSchema, VerifyReportSchema } from '@haven/proto';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, ContentRootUse } from '../catalog/catalog.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { walkContentRoot } from './content-walk.js';
 import type { ProgressInit } from './job-runner.js';
@@ -89,12 +89,6 @@ export async function verifyStore(
     });
   }
   const uses = catalog.findVersionsByContentRoots(damagedRoots).filter((u) => options.setName === undefined || u.setName === options.setName);
-  const pointRanges = new Map<string, { set: string; branch: string; seqFrom: bigint; seqTo: bigint }>();
-  for (const u of uses) {
-    if (u.points === null) continue;
-    const key = `${u.setName}\u0000${u.branch}\u0000${u.points.first}`;
-    pointRanges.set(key, { set: u.setName, branch: u.branch, seqFrom: BigInt(u.points.first), seqTo: BigInt(u.points.last) });
-  }
   return {
     samplePercent: options.samplePercent > 0 && options.samplePercent < 100 ? options.samplePercent : 100,
     chunksChecked: BigInt(checked),
@@ -102,8 +96,40 @@ export async function verifyStore(
     damagedChunks: BigInt(damaged.size),
     damagedChunkIds: [...damaged].sort().map((id) => chunkIdToBytes(id)),
     damagedFiles: uses.map((u) => ({ set: u.setName, path: u.path, branch: u.branch, seqFrom: BigInt(u.seqFrom), seqTo: u.seqTo === null ? 0n : BigInt(u.seqTo) })),
-    damagedPoints: [...pointRanges.values()],
+    damagedPoints: damagedPointRuns(uses),
   };
+}
+
+/**
+ * The points of damaged versions as maximal runs per set and branch. Versions of different
+ * files overlap (two can start at the same point and end at different ones), so their point
+ * ranges are merged, never keyed and overwritten: a shorter range must not hide a longer one.
+ */
+function damagedPointRuns(uses: readonly ContentRootUse[]): Array<{ set: string; branch: string; seqFrom: bigint; seqTo: bigint }> {
+  const lines = new Map<string, { set: string; branch: string; ranges: Array<[number, number]> }>();
+  for (const u of uses) {
+    if (u.points === null) continue;
+    const key = `${u.setName}\u0000${u.branch}`;
+    let line = lines.get(key);
+    if (line === undefined) lines.set(key, (line = { set: u.setName, branch: u.branch, ranges: [] }));
+    line.ranges.push([u.points.first, u.points.last]);
+  }
+  const runs: Array<{ set: string; branch: string; seqFrom: bigint; seqTo: bigint }> = [];
+  for (const { set, branch, ranges } of lines.values()) {
+    ranges.sort((a, b) => a[0] - b[0]);
+    let run: [number, number] | undefined;
+    for (const [first, last] of ranges) {
+      // Seqs are integers: a range starting right after the run continues it.
+      if (run !== undefined && first <= run[1] + 1) {
+        run[1] = Math.max(run[1], last);
+        continue;
+      }
+      if (run !== undefined) runs.push({ set, branch, seqFrom: BigInt(run[0]), seqTo: BigInt(run[1]) });
+      run = [first, last];
+    }
+    if (run !== undefined) runs.push({ set, branch, seqFrom: BigInt(run[0]), seqTo: BigInt(run[1]) });
+  }
+  return runs;
 }
 
 /** Applies each set's retention policy (or reports what it would drop, with reasons). */

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { createChannel } from '@haven/proto';
 import type { Channel, SessionResponseSchema } from '@haven/proto';
+import type { SetState } from '../catalog/catalog.js';
 
 export type SessionMessage = MessageInitShape<typeof SessionResponseSchema>;
 
@@ -18,7 +19,18 @@ export interface AgentSession {
  * The live agent sessions, one per host: the way the controller pushes set configuration,
  * jobs and cancels to agents. A new session for a host replaces (and ends) the old one.
  */
+/** The latest status an agent reported for a set (live; the catalog keeps a throttled copy). */
+export interface LiveSetStatus {
+  state: SetState;
+  lagSeconds: number;
+  backlogBytes: number;
+  backlogFiles: number;
+  atMs: number;
+}
+
 export interface SessionHub {
+  reportStatus(set: string, status: LiveSetStatus): void;
+  liveStatus(set: string): LiveSetStatus | undefined;
   open(hostId: string, hostName: string, nowMs: number): AgentSession;
   close(session: AgentSession): void;
   get(hostId: string): AgentSession | undefined;
@@ -29,7 +41,12 @@ export interface SessionHub {
 
 export function createSessionHub(): SessionHub {
   const sessions = new Map<string, AgentSession>();
+  const live = new Map<string, LiveSetStatus>();
   return {
+    reportStatus: (set, status) => {
+      live.set(set, status);
+    },
+    liveStatus: (set) => live.get(set),
     open(hostId, hostName, nowMs) {
       const old = sessions.get(hostId);
       if (old !== undefined) old.outbox.close();
