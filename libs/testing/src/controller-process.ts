@@ -21,6 +21,10 @@ export interface ControllerProcess {
   readonly site: string;
   /** `127.0.0.1:PORT`; stays the same across restarts so agents can reconnect. */
   readonly address: string;
+  /** The Prometheus endpoint (`127.0.0.1:PORT`) when started with `metrics: true`. */
+  readonly metricsAddress: string | undefined;
+  /** Scrapes the metrics endpoint: sample name (with labels) -> value. */
+  metrics(): Promise<Map<string, number>>;
   readonly process: SpawnedProcess;
   /** The local admin credential written by init. */
   readonly admin: ControllerCredentials;
@@ -56,7 +60,9 @@ export async function waitForServing(conn: HavenConnection, timeoutMs: number, s
  * Inits a data dir (unless given one already initialized) and serves it, waiting until
  * the readiness line is printed and grpc.health.v1 answers SERVING over mTLS.
  */
-export async function startControllerProcess(options: { site?: string; dataDir?: string; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ControllerProcess> {
+export async function startControllerProcess(
+  options: { site?: string; dataDir?: string; port?: number; env?: NodeJS.ProcessEnv; metrics?: boolean } = {},
+): Promise<ControllerProcess> {
   const script = requireBuilt(bins.controller);
   const site = options.site ?? 'alpha';
   let dataDir = options.dataDir;
@@ -74,11 +80,17 @@ export async function startControllerProcess(options: { site?: string; dataDir?:
   let port = options.port ?? 0;
   let proc: SpawnedProcess;
   let address = '';
+  let metricsAddress: string | undefined;
+  let metricsPort = 0;
 
   async function launch(): Promise<void> {
-    proc = spawnNode(script, ['serve', '--data', dir, '--listen', `127.0.0.1:${port}`], { env: options.env ?? {} });
+    const extra = options.metrics === true ? ['--metrics', `127.0.0.1:${metricsPort}`] : [];
+    proc = spawnNode(script, ['serve', '--data', dir, '--listen', `127.0.0.1:${port}`, ...extra], { env: options.env ?? {} });
     const line = await proc.waitForLine((l) => l.includes('"event":"listening"'), READY_TIMEOUT_MS);
-    address = (JSON.parse(line) as { address: string }).address;
+    const ready = JSON.parse(line) as { address: string; metrics?: string };
+    address = ready.address;
+    metricsAddress = ready.metrics;
+    if (metricsAddress !== undefined) metricsPort = Number(metricsAddress.slice(metricsAddress.lastIndexOf(':') + 1));
     port = Number(address.slice(address.lastIndexOf(':') + 1));
     const conn = connectHaven(address, admin);
     try {
@@ -97,6 +109,20 @@ export async function startControllerProcess(options: { site?: string; dataDir?:
     },
     get process() {
       return proc;
+    },
+    get metricsAddress() {
+      return metricsAddress;
+    },
+    async metrics() {
+      if (metricsAddress === undefined) throw new Error('controller was started without metrics: true');
+      const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+      const out = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        if (line === '' || line.startsWith('#')) continue;
+        const at = line.lastIndexOf(' ');
+        out.set(line.slice(0, at), Number(line.slice(at + 1)));
+      }
+      return out;
     },
     admin,
     connect: () => connectHaven(address, admin),

@@ -12,3 +12,4 @@ export { diffTrees, treeDigest } from './tree-digest.js';
 export type { TreeEntryDigest } from './tree-digest.js';
 export { applyEditRound, contentBytes, createRng, generateTree } from './generate-tree.js';
 export type { GeneratedTree } from './generate-tree.js';
+export { readCharBytes, rssBytes } from './process-stats.js';

@@ -4,7 +4,7 @@
  */
 export function createBackoff(options: { baseMs?: number; maxMs?: number; random?: () => number } = {}) {
   const base = options.baseMs ?? 250;
-  const max = options.maxMs ?? 30_000;
+  const max = options.maxMs ?? 5_000;
   const random = options.random ?? Math.random;
   let attempt = 0;
   return {

@@ -28,7 +28,8 @@ export function decodeWireChunk(chunk: Chunk | undefined, expected: ChunkId): Ui
   }
   if (chunk.compression !== Compression.ZSTD) throw new HavenError('CORRUPT', `chunk ${id}: unknown compression ${chunk.compression}`);
   if (chunk.data.length > raw) throw new HavenError('CORRUPT', `chunk ${id}: compressed form is longer than its plaintext`);
-  const out = Buffer.allocUnsafe(raw);
+  // Not from the shared pool: the chunk may be kept, and must not pin other memory.
+  const out = Buffer.allocUnsafeSlow(raw);
   let produced: number;
   try {
     dctx ??= new zstd.DCtx();
