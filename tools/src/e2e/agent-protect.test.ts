@@ -94,6 +94,24 @@ describe('agent protecting a directory', () => {
     expect(diffTrees(before, treeDigest(await restoreAt(seq1)))).toEqual([]);
   });
 
+  it('shows the set in `haven status` as a table and as JSON with the stable keys', async () => {
+    await settled();
+    const json = await ctl.cli(['status', '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout) as { sets: Array<Record<string, unknown>>; hosts: Array<Record<string, unknown>> };
+    const set = doc.sets.find((s) => s['name'] === 'docs');
+    expect(set).toMatchObject({ name: 'docs', host: 'web-1', kind: 'SET_KIND_FILES', state: 'SET_STATE_CONTINUOUS', backlogBytes: '0' });
+    expect(typeof set?.['lagSeconds']).toBe('number');
+    expect(doc.hosts.find((h) => h['name'] === 'web-1')).toMatchObject({ online: true });
+    const table = await ctl.cli(['status']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/docs\s+web-1\s+files\s+CONTINUOUS/);
+    const points = await ctl.cli(['point', 'list', 'docs', '--json']);
+    const parsed = JSON.parse(points.stdout) as { points: Array<Record<string, unknown>> };
+    expect(parsed.points[0]).toEqual(expect.objectContaining({ seq: '1', epoch: '1' }));
+    expect(typeof parsed.points[0]?.['time']).toBe('string');
+  });
+
   it('loses nothing queued across an agent SIGKILL', async () => {
     await settled();
     await agent.kill('SIGKILL');
