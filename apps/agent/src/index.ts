@@ -2,5 +2,5 @@ export { createChunkUploader } from './uplink/chunk-uploader.js';
 export type { ChunkUploader, PendingChunk, UploadStats } from './uplink/chunk-uploader.js';
 export { uplinkFromClient } from './uplink/uplink.js';
 export type { Uplink } from './uplink/uplink.js';
-export { createContentSender, sendContent } from './pipeline/send-content.js';
-export type { ContentSender, SentContent } from './pipeline/send-content.js';
+export { createChunkSink, createContentSender, sendContent } from './pipeline/send-content.js';
+export type { ChunkSink, ContentSender, SentContent } from './pipeline/send-content.js';

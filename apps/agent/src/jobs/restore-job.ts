@@ -7,6 +7,8 @@ import type { AgentService, Client, FileEntry, ProgressSchema, RestoreJobSpec, R
 import { localRestore } from '@haven/restore';
 import type { RestoreEntry } from '@haven/restore';
 
+const RESTORE_CONCURRENCY = 16;
+
 const TYPES: Partial<Record<EntryType, RestoreEntry['type']>> = {
   [EntryType.FILE]: 'file',
   [EntryType.DIR]: 'dir',
@@ -72,6 +74,8 @@ export async function runRestoreJob(options: {
     target: spec.target,
     entries,
     fetch,
+    // fsync latency, not bandwidth, bounds small files: keep many in flight.
+    concurrency: RESTORE_CONCURRENCY,
     onProgress: (r) => {
       const now = Date.now();
       if (now - lastTick < 250) return;

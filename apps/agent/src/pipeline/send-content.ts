@@ -3,13 +3,52 @@ import type { ChunkId, DataChunkRef, FastCdcOptions } from '@haven/core';
 import type { ChunkUploader, PendingChunk, UploadStats } from '../uplink/chunk-uploader.js';
 
 /** Bytes of chunks gathered before they are offered to the controller in one round. */
-const UPLOAD_BATCH_BYTES = 32 * 1024 * 1024;
+const UPLOAD_ROUND_BYTES = 32 * 1024 * 1024;
+/** Chunks gathered before a round even if they are small (many small files). */
+const UPLOAD_ROUND_CHUNKS = 4096;
+
+/**
+ * Gathers chunks from any number of files and uploads them in rounds (one find-missing
+ * and one upload stream per round), so a batch of many small files costs a few round
+ * trips, not a few per file, and memory stays at about one round.
+ */
+export interface ChunkSink {
+  add(chunk: PendingChunk): Promise<void>;
+  /** Uploads what is gathered; resolves when the controller acknowledged all of it. */
+  flush(): Promise<void>;
+  readonly stats: UploadStats;
+}
+
+export function createChunkSink(uploader: ChunkUploader, set: string): ChunkSink {
+  const stats: UploadStats = { offered: 0, sent: 0, sentBytes: 0, rawBytes: 0 };
+  let pending: PendingChunk[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const round = pending;
+    pending = [];
+    pendingBytes = 0;
+    const s = await uploader.upload(set, round);
+    stats.offered += s.offered;
+    stats.sent += s.sent;
+    stats.sentBytes += s.sentBytes;
+    stats.rawBytes += s.rawBytes;
+  };
+  return {
+    stats,
+    async add(chunk) {
+      pending.push(chunk);
+      pendingBytes += chunk.raw.length;
+      if (pendingBytes >= UPLOAD_ROUND_BYTES || pending.length >= UPLOAD_ROUND_CHUNKS) await flush();
+    },
+    flush,
+  };
+}
 
 export interface SentContent {
   contentRoot: ChunkId;
   size: number;
   chunkCount: number;
-  stats: UploadStats;
 }
 
 export interface ContentSender {
@@ -17,70 +56,54 @@ export interface ContentSender {
   push(buf: Uint8Array): Promise<void>;
   /** The source restarted from its first byte (a torn read): forget what was cut so far. */
   reset(): void;
-  /** Uploads the rest and the content root's list chunks. */
+  /**
+   * Cuts the last chunk and hands the content root's list chunks to the sink. The content
+   * is uploaded once the sink is flushed.
+   */
   finish(): Promise<SentContent>;
 }
 
-/**
- * Cuts a byte stream with FastCDC and uploads the chunks the set lacks in bounded rounds,
- * so memory stays at about one round whatever the file size.
- */
-export function createContentSender(uploader: ChunkUploader, set: string, chunking: FastCdcOptions = {}): ContentSender {
+/** Cuts one file's bytes with FastCDC into a sink (see createChunkSink). */
+export function createContentSender(sink: ChunkSink, chunking: FastCdcOptions = {}): ContentSender {
   let chunker = createFastCdc(chunking);
   let refs: DataChunkRef[] = [];
   let size = 0;
-  const stats: UploadStats = { offered: 0, sent: 0, sentBytes: 0, rawBytes: 0 };
-  let pending: PendingChunk[] = [];
-  let pendingBytes = 0;
-
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const s = await uploader.upload(set, pending);
-    stats.offered += s.offered;
-    stats.sent += s.sent;
-    stats.sentBytes += s.sentBytes;
-    stats.rawBytes += s.rawBytes;
-    pending = [];
-    pendingBytes = 0;
-  };
   const take = async (chunks: Uint8Array[]): Promise<void> => {
     for (const raw of chunks) {
       const id = chunkIdOf(raw);
       refs.push({ id, length: raw.length });
-      pending.push({ id, raw });
-      pendingBytes += raw.length;
       size += raw.length;
+      await sink.add({ id, raw });
     }
-    if (pendingBytes >= UPLOAD_BATCH_BYTES) await flush();
   };
-
   return {
     push: (buf) => take(chunker.push(buf)),
     reset() {
+      // Chunks already handed to the sink stay there: harmless, unreferenced ones are GC'd.
       chunker = createFastCdc(chunking);
       refs = [];
       size = 0;
-      pending = [];
-      pendingBytes = 0;
     },
     async finish() {
       await take(chunker.finish());
       const root = buildContentRoot(refs);
-      for (const l of root.listChunks) pending.push({ id: l.id, raw: l.bytes });
-      await flush();
-      return { contentRoot: root.rootId, size, chunkCount: refs.length, stats };
+      for (const l of root.listChunks) await sink.add({ id: l.id, raw: l.bytes });
+      return { contentRoot: root.rootId, size, chunkCount: refs.length };
     },
   };
 }
 
-/** Sends a whole stream (see createContentSender). */
+/** Sends a whole stream and waits until it is uploaded. */
 export async function sendContent(
   uploader: ChunkUploader,
   set: string,
   source: AsyncIterable<Uint8Array>,
   chunking: FastCdcOptions = {},
-): Promise<SentContent> {
-  const sender = createContentSender(uploader, set, chunking);
+): Promise<SentContent & { stats: UploadStats }> {
+  const sink = createChunkSink(uploader, set);
+  const sender = createContentSender(sink, chunking);
   for await (const buf of source) await sender.push(buf);
-  return sender.finish();
+  const sent = await sender.finish();
+  await sink.flush();
+  return { ...sent, stats: sink.stats };
 }

@@ -14,7 +14,8 @@ import { createWatcher, metaChanged, readFileStable, reconcile, resolveRoot, sta
 import type { EntryMeta, KnownUpsert, PendingItem, StateDb, Watcher } from '../capture/index.js';
 import type { ChunkUploader } from '../uplink/chunk-uploader.js';
 import type { Uplink } from '../uplink/uplink.js';
-import { createContentSender } from './send-content.js';
+import { createChunkSink, createContentSender } from './send-content.js';
+import type { ChunkSink } from './send-content.js';
 
 export interface SetWorkerConfig {
   name: string;
@@ -179,7 +180,7 @@ export function createSetWorker(deps: {
   }
 
   /** Turns a batch of queued paths into changes, uploading file contents as it goes. */
-  async function prepare(items: readonly PendingItem[]): Promise<{ changes: ChangeInit[]; upserts: KnownUpsert[]; deletes: string[]; done: PendingItem[]; deferred: string[] }> {
+  async function prepare(items: readonly PendingItem[], sink: ChunkSink): Promise<{ changes: ChangeInit[]; upserts: KnownUpsert[]; deletes: string[]; done: PendingItem[]; deferred: string[] }> {
     const changes: ChangeInit[] = [];
     const upserts: KnownUpsert[] = [];
     const deletes: string[] = [];
@@ -231,7 +232,7 @@ export function createSetWorker(deps: {
         done.push(item);
         continue;
       }
-      const sender = createContentSender(deps.uploader, set);
+      const sender = createContentSender(sink);
       const r = await readFileStable(join(realRoot, item.path), {
         within: realRoot,
         onData: (buf) => sender.push(buf),
@@ -259,7 +260,9 @@ export function createSetWorker(deps: {
   async function drainOnce(): Promise<boolean> {
     const items = db.nextPending(set, BATCH_PATHS);
     if (items.length === 0) return false;
-    const { changes, upserts, deletes, done, deferred } = await prepare(items);
+    const sink = createChunkSink(deps.uploader, set);
+    const { changes, upserts, deletes, done, deferred } = await prepare(items, sink);
+    await sink.flush();
     if (deferred.length > 0) db.deferPending(set, deferred, deps.clock.now() + UNSTABLE_DEFER_MS);
     if (changes.length === 0) {
       db.completePending(set, done);
