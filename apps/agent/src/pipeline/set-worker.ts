@@ -50,6 +50,11 @@ export interface SetWorker {
 
 /** Paths committed per journal entry; bursts beyond it become several points. */
 const BATCH_PATHS = 2000;
+/** Entries prepared concurrently within a batch. */
+const PREPARE_CONCURRENCY = 8;
+/** Backlog bytes are estimated from at most this many queued paths, at most this often. */
+const BACKLOG_SAMPLE = 500;
+const BACKLOG_EVERY_MS = 5000;
 /** Pause before retrying after the controller was unreachable or refused a batch. */
 const RETRY_MS = 1000;
 const UNSTABLE_DEFER_MS = 2000;
@@ -109,6 +114,7 @@ export function createSetWorker(deps: {
   let fenced = false;
   let rescanTimer: NodeJS.Timeout | undefined;
   const idleWaiters = new Set<() => void>();
+  let backlog = { bytes: 0, atMs: 0 };
 
   const poke = (): void => {
     const w = wake;
@@ -186,28 +192,28 @@ export function createSetWorker(deps: {
     const deletes: string[] = [];
     const done: PendingItem[] = [];
     const deferred: string[] = [];
-    for (const item of items) {
+    const one = async (item: PendingItem): Promise<void> => {
       const probe = await statEntry(realRoot, item.path, exclude);
       const known = db.getKnown(set, item.path);
       if (!('entry' in probe)) {
         // Gone, excluded or no longer capturable: it is a delete if the controller has it.
         if ('error' in probe && probe.error !== 'ENOENT' && probe.error !== 'ENOTDIR' && probe.error !== undefined) {
           deferred.push(item.path);
-          continue;
+          return;
         }
         if (known !== undefined) {
           changes.push({ path: item.path, deleted: true });
           deletes.push(item.path);
         }
         done.push(item);
-        continue;
+        return;
       }
       const meta = probe.entry.meta;
       // Watcher paths are hints (parents, raw events): an entry whose metadata the
       // controller already has is not a change.
       if (known !== undefined && !metaChanged(known.meta, meta)) {
         done.push(item);
-        continue;
+        return;
       }
       if (meta.type === 'dir') {
         // A directory that is new here (created, moved in) may hold children no event named.
@@ -217,20 +223,20 @@ export function createSetWorker(deps: {
         changes.push(changeOf(item.path, meta, null));
         upserts.push({ path: item.path, meta, contentRoot: null });
         done.push(item);
-        continue;
+        return;
       }
       if (meta.type === 'symlink') {
         changes.push(changeOf(item.path, meta, null));
         upserts.push({ path: item.path, meta, contentRoot: null });
         done.push(item);
-        continue;
+        return;
       }
       // A file whose contents are unchanged (same identity) keeps its content root.
       if (known?.contentRoot != null && known.meta.type === 'file' && known.meta.size === meta.size && known.meta.mtimeNs === meta.mtimeNs && known.meta.ino === meta.ino && known.meta.ctimeNs === meta.ctimeNs) {
         changes.push(changeOf(item.path, meta, known.contentRoot));
         upserts.push({ path: item.path, meta, contentRoot: known.contentRoot });
         done.push(item);
-        continue;
+        return;
       }
       const sender = createContentSender(sink);
       const r = await readFileStable(join(realRoot, item.path), {
@@ -253,16 +259,29 @@ export function createSetWorker(deps: {
         }
         done.push(item);
       }
-    }
+        };
+    // Files are read, chunked and offered to the sink several at a time: a batch is bound by
+    // round trips and syscalls, not CPU, so overlapping them is what makes it fast.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) await one(items[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, items.length) }, worker));
+    // The catalog applies changes in order, as the state DB applies deletes before upserts:
+    // deletes first, then puts parents before children.
+    changes.sort((a, b) => (a.deleted === true) !== (b.deleted === true) ? (a.deleted === true ? -1 : 1) : (a.path ?? '') < (b.path ?? '') ? -1 : 1);
     return { changes, upserts, deletes, done, deferred };
   }
 
   async function drainOnce(): Promise<boolean> {
     const items = db.nextPending(set, BATCH_PATHS);
     if (items.length === 0) return false;
+    const t0 = deps.clock.now();
     const sink = createChunkSink(deps.uploader, set);
     const { changes, upserts, deletes, done, deferred } = await prepare(items, sink);
+    const t1 = deps.clock.now();
     await sink.flush();
+    const t2 = deps.clock.now();
     if (deferred.length > 0) db.deferPending(set, deferred, deps.clock.now() + UNSTABLE_DEFER_MS);
     if (changes.length === 0) {
       db.completePending(set, done);
@@ -274,7 +293,18 @@ export function createSetWorker(deps: {
     for (;;) {
       try {
         const res = await deps.uplink.commit({ set, epoch: BigInt(config.epoch), batchId, changes: changes as FileChange[] });
+        const t3 = deps.clock.now();
         db.applyCommit(set, { seq: Number(res.seq), epoch: config.epoch, upserts, deletes, completed: done });
+        log.debug('batch committed', {
+          seq: Number(res.seq),
+          changes: changes.length,
+          sentChunks: sink.stats.sent,
+          sentBytes: sink.stats.sentBytes,
+          prepareMs: t1 - t0,
+          uploadMs: t2 - t1,
+          commitMs: t3 - t2,
+          recordMs: deps.clock.now() - t3,
+        });
         lastError = undefined;
         return true;
       } catch (err) {
@@ -342,14 +372,22 @@ export function createSetWorker(deps: {
       const pending = db.pendingStats(set);
       const now = deps.clock.now();
       const lag = pending.oldestFirstSeenMs === null ? 0 : Math.max(0, now - pending.oldestFirstSeenMs) / 1000;
-      let backlogBytes = 0;
-      for (const p of db.nextPending(set, 2000)) {
-        try {
-          backlogBytes += (await stat(join(realRoot, p.path))).size;
-        } catch {
-          // vanished: a delete costs nothing to send
+      if (pending.count === 0) backlog = { bytes: 0, atMs: now };
+      else if (now - backlog.atMs >= BACKLOG_EVERY_MS) {
+        // Sizes of a sample of queued paths, scaled to the queue: stat'ing a huge queue every
+        // report would cost more than it tells.
+        const sample = db.nextPending(set, BACKLOG_SAMPLE);
+        let bytes = 0;
+        for (const p of sample) {
+          try {
+            bytes += (await stat(join(realRoot, p.path))).size;
+          } catch {
+            // vanished: a delete costs nothing to send
+          }
         }
+        backlog = { bytes: sample.length === 0 ? 0 : Math.round((bytes / sample.length) * pending.count), atMs: now };
       }
+      const backlogBytes = backlog.bytes;
       const state = config.paused
         ? SetState.PAUSED
         : scanning

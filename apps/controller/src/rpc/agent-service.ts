@@ -1,14 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { HavenError, chunkIdFromBytes, chunkIdToBytes, errorCodeOf, normalizeRelPath } from '@haven/core';
-import {
-  ChunkSchema,
-  Compression,
-  SetKind as PbSetKind,
-  SetRole,
-} from '@haven/proto';
-import type { ServiceImpl, SessionRequest, UploadChunksRequest ,
-  AgentService} from '@haven/proto';
+import { ChunkSchema, Compression, SetKind as PbSetKind, SetRole } from '@haven/proto';
+import type { AgentService, Chunk, ServiceImpl, SessionRequest, UploadChunksRequest } from '@haven/proto';
 import type { Host, ProtectionSet } from '../catalog/catalog.js';
 import type { ControllerContext } from '../services/controller-context.js';
 import type { SessionMessage } from '../services/session-hub.js';
@@ -22,6 +16,9 @@ const LIST_BATCH = 1000;
 const MAX_COMMIT_CHANGES = 10_000;
 const MAX_DOWNLOAD_IDS = 1024;
 const STATUS_PERSIST_MS = 10_000;
+const TOUCH_EVERY_MS = 10_000;
+/** Chunks of one upload stream verified and stored concurrently. */
+const UPLOAD_PIPELINE = 8;
 
 /** The host's own set, or PERMISSION_DENIED / NOT_FOUND. */
 export function ownSet(ctx: ControllerContext, host: Host, name: string): ProtectionSet {
@@ -71,8 +68,13 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
       ctx.logger.info('agent connected', { host: host.name });
       // Read the agent's messages concurrently with writing ours.
       const reader = (async () => {
+        let touchedAt = ctx.clock.now();
         for await (const m of requests as AsyncIterable<SessionRequest>) {
-          catalog.touchHost(host.id);
+          // last-seen is for humans; a catalog write (fsync) per message is not worth it.
+          if (ctx.clock.now() - touchedAt >= TOUCH_EVERY_MS) {
+            touchedAt = ctx.clock.now();
+            catalog.touchHost(host.id);
+          }
           switch (m.msg.case) {
             case 'hello':
               session.agentVersion = m.msg.value.agentVersion;
@@ -154,12 +156,10 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
       yield { msg: { case: 'grant', value: { windowBytes: BigInt(asked > 0 ? Math.min(asked, MAX_WINDOW) : DEFAULT_WINDOW) } } };
       let chunks = 0n;
       let bytes = 0n;
-      for (;;) {
-        const next = await it.next();
-        if (next.done === true) return;
-        const m = next.value.msg;
-        if (m.case !== 'chunk') throw new HavenError('INVALID_ARGUMENT', 'only chunk messages may follow open');
-        const c = m.value;
+      // Several chunks are verified and stored at once (each store write is a round trip
+      // to the I/O pool); acks still go out in order, so they stay cumulative.
+      const inflight: Array<{ done: Promise<void>; size: number }> = [];
+      const accept = async (c: Chunk): Promise<void> => {
         try {
           await ingest.accept(set, {
             id: chunkIdFromBytes(c.id),
@@ -174,9 +174,47 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
         ctx.metrics.ingestChunks.inc({ set: set.name });
         ctx.metrics.ingestWireBytes.inc({ set: set.name }, c.data.length);
         ctx.metrics.ingestRawBytes.inc({ set: set.name }, c.rawLength);
+      };
+      const ackHead = async () => {
+        const head = inflight.shift()!;
+        await head.done;
         chunks += 1n;
-        bytes += BigInt(c.data.length);
-        yield { msg: { case: 'ack', value: { chunks, bytes } } };
+        bytes += BigInt(head.size);
+        return { msg: { case: 'ack' as const, value: { chunks, bytes } } };
+      };
+      try {
+        let nextReq = it.next();
+        for (;;) {
+          // Ack a finished head as soon as it is done, without waiting for more requests:
+          // the sender may be waiting for exactly that ack.
+          const head = inflight[0];
+          const step = head === undefined
+            ? { kind: 'req' as const, r: await nextReq }
+            : await Promise.race([
+                nextReq.then((r) => ({ kind: 'req' as const, r })),
+                head.done.then(
+                  () => ({ kind: 'ack' as const }),
+                  () => ({ kind: 'ack' as const }),
+                ),
+              ]);
+          if (step.kind === 'ack') {
+            yield await ackHead();
+            continue;
+          }
+          if (step.r.done === true) break;
+          const m = step.r.value.msg;
+          if (m.case !== 'chunk') throw new HavenError('INVALID_ARGUMENT', 'only chunk messages may follow open');
+          const done = accept(m.value);
+          // Failures surface when the chunk's turn to be acked comes.
+          done.catch(() => undefined);
+          inflight.push({ done, size: m.value.data.length });
+          nextReq = it.next();
+          while (inflight.length >= UPLOAD_PIPELINE) yield await ackHead();
+        }
+        while (inflight.length > 0) yield await ackHead();
+      } finally {
+        // A failed or cancelled stream still lets accepted work finish before the call ends.
+        await Promise.allSettled(inflight.map((f) => f.done));
       }
     },
 
