@@ -52,7 +52,7 @@ afterAll(async () => {
   await agent?.stop();
   await ctl?.stop();
   removeTempDirs();
-});
+}, 300_000);
 
 describe(`agent restart over ${FILES} unchanged files`, () => {
   it('reconciles from metadata alone: no file contents read, no new point', async () => {
@@ -60,18 +60,22 @@ describe(`agent restart over ${FILES} unchanged files`, () => {
     await agent.stop();
     await agent.restart();
     const pid = agent.process.pid;
-    // Until the startup reconcile has finished and reported, then a little longer.
+    // Until the startup reconcile has finished (the agent logs it), and its queue is empty.
     const started = Date.now();
     let settledSeq = first.seq;
     for (;;) {
+      const reconciled = agent.process.output().includes('"msg":"reconcile done"');
       const set = (await admin.getStatus({})).sets.find((s) => s.name === 'many');
-      if (set !== undefined && set.state === 2 /* CONTINUOUS */ && Date.now() - started > 3000) {
+      if (reconciled && set !== undefined && set.backlogFiles === 0n && set.state === 2 /* CONTINUOUS */) {
         settledSeq = set.lastPoint?.seq ?? 0n;
         break;
       }
       if (Date.now() - started > 120_000) throw new Error(`agent did not settle after restart: ${JSON.stringify(set)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
+    // Another second for any late, spurious commit to show up.
+    await new Promise((r) => setTimeout(r, 1000));
+    settledSeq = (await admin.getStatus({})).sets.find((s) => s.name === 'many')?.lastPoint?.seq ?? settledSeq;
     const read = readCharBytes(pid) ?? Number.NaN;
     // Reading contents would cost FILES * FILE_BYTES (200 MB at 100k); the state DB and the
     // program itself are far below that.

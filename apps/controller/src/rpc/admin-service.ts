@@ -254,8 +254,11 @@ export function createAdminService(ctx: ControllerContext): Partial<ServiceImpl<
       ctx.callers.requireAdmin(call);
       getSet(req.set);
       if (req.ids.length > MAX_READ_IDS) throw new HavenError('RESOURCE_EXHAUSTED', `at most ${MAX_READ_IDS} ids per read`);
-      for (const b of req.ids) {
-        const id = chunkIdFromBytes(b);
+      const ids = req.ids.map((b) => chunkIdFromBytes(b));
+      const inSet = ctx.scope.has(req.set, ids);
+      for (const [i, id] of ids.entries()) {
+        // Reads go through a set, like every other data access: a chunk the set does not hold is absent.
+        if (inSet[i] !== true) throw new HavenError('NOT_FOUND', `chunk ${id} is not part of set "${req.set}"`);
         const raw = await ctx.store.get(id);
         yield { chunk: create(ChunkSchema, { id: chunkIdToBytes(id), compression: Compression.NONE, data: raw, rawLength: raw.length }) };
       }

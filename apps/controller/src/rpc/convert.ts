@@ -11,6 +11,7 @@ import {
   SetState as PbSetState,
 } from '@haven/proto';
 import type { FileChange, FileEntry, Point as PbPoint, PointSelector as PbPointSelector } from '@haven/proto';
+import { MAIN_BRANCH } from '../catalog/catalog.js';
 import type { Change, EntryType, Point, PointSelector, SetKind, SetState, Version } from '../catalog/catalog.js';
 
 const NS_PER_MS = 1_000_000n;
@@ -94,7 +95,8 @@ export function pointToProto(p: Point, extra: { files?: number; bytes?: number }
     time: msToTimestamp(p.timeMs),
     epoch: BigInt(p.epoch),
     label: p.label ?? '',
-    branch: p.branch,
+    // The main line is the unnamed branch on the wire.
+    branch: p.branch === MAIN_BRANCH ? '' : p.branch,
     changes: BigInt(p.changeCount),
     files: BigInt(extra.files ?? 0),
     bytes: BigInt(extra.bytes ?? p.bytesAdded),

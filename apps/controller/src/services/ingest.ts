@@ -123,8 +123,10 @@ export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope:
         throw new HavenError('RESOURCE_EXHAUSTED', `find-missing takes at most ${MAX_FIND_MISSING_IDS} ids per call, got ${ids.length}`);
       }
       const inScope = scope.has(set.name, ids);
-      // has() also marks present chunks with the current GC generation: a chunk we tell the
-      // agent not to send must survive a GC that starts before the agent commits.
+      // has() also marks present chunks with the current GC generation, so a GC whose mark has
+      // already begun keeps a chunk we tell the agent not to send. A GC that begins after this
+      // answer sweeps it unless a commit references it by then: that commit is refused with
+      // FAILED_PRECONDITION naming it, and the agent uploads it again.
       const stored = await store.has(ids);
       const out: number[] = [];
       for (let i = 0; i < ids.length; i++) if (!inScope[i] || !stored[i]) out.push(i);

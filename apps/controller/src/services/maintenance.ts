@@ -24,6 +24,9 @@ export interface MaintenanceDeps {
 
 type Progress = (p: ProgressInit) => void;
 
+/** Most damaged chunk ids and files listed in one verify report. */
+const REPORT_LIST_CAP = 1000;
+
 /** Which stored chunk ids to re-read: all, or a deterministic-per-run random sample. */
 function sampled(percent: number): (id: ChunkId) => boolean {
   if (!(percent > 0) || percent >= 100) return () => true;
@@ -94,8 +97,9 @@ export async function verifyStore(
     chunksChecked: BigInt(checked),
     bytesChecked: BigInt(bytes),
     damagedChunks: BigInt(damaged.size),
-    damagedChunkIds: [...damaged].sort().map((id) => chunkIdToBytes(id)),
-    damagedFiles: uses.map((u) => ({ set: u.setName, path: u.path, branch: u.branch, seqFrom: BigInt(u.seqFrom), seqTo: u.seqTo === null ? 0n : BigInt(u.seqTo) })),
+    // The counts are exact; the lists are capped so a badly damaged store still yields a report.
+    damagedChunkIds: [...damaged].sort().slice(0, REPORT_LIST_CAP).map((id) => chunkIdToBytes(id)),
+    damagedFiles: uses.slice(0, REPORT_LIST_CAP).map((u) => ({ set: u.setName, path: u.path, branch: u.branch, seqFrom: BigInt(u.seqFrom), seqTo: u.seqTo === null ? 0n : BigInt(u.seqTo) })),
     damagedPoints: damagedPointRuns(uses),
   };
 }
