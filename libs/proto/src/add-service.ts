@@ -23,7 +23,7 @@ import { methodPath } from './method-types.js';
 import { MalformedMessage, methodDefinitionOf } from './service-definition.js';
 import { defaultStatusCodec, RpcError } from './status-codec.js';
 import type { StatusCodec } from './status-codec.js';
-import { readAll, writeAll } from './stream-io.js';
+import { readAll, writeAll, writesSettled } from './stream-io.js';
 
 /** What a handler knows about the call it serves. */
 export interface HandlerContext {
@@ -317,6 +317,14 @@ function endStream(call: ServerStream, ctx: HandlerContext): void {
 
 function failStream(call: ServerStream, status: StatusObject): void {
   if (call.cancelled) return;
-  // grpc-js turns an 'error' event on a server stream into the call's final status.
-  call.emit('error', status);
+  // grpc-js turns an 'error' event on a server stream into the call's final status, but only
+  // reliably once no write is in flight (see writesSettled); give a stuck write 5 s.
+  const emit = (): void => {
+    if (!call.cancelled) call.emit('error', status);
+  };
+  const timer = setTimeout(emit, 5_000);
+  void writesSettled(call).then(() => {
+    clearTimeout(timer);
+    emit();
+  });
 }

@@ -2,9 +2,22 @@ import type { Readable } from 'node:stream';
 
 /** The part of a grpc-js writable call stream (server or client side) the pump uses. */
 export interface WritableCall {
-  write(chunk: unknown): boolean;
+  write(chunk: unknown, callback?: (err?: Error | null) => void): boolean;
   once(event: 'drain' | 'close', listener: () => void): unknown;
   off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/** The newest write each pump issued, settled when grpc-js has handed it to HTTP/2. */
+const lastWrites = new WeakMap<object, Promise<void>>();
+
+/**
+ * Resolves once the newest message written by `writeAll` on `stream` has been flushed (or
+ * at once when there is none). grpc-js sends a server stream's final status from the
+ * stream's `_final`, and an error ending the stream while a write is still in flight can
+ * leave that status unsent; waiting for the write first closes that window.
+ */
+export function writesSettled(stream: object): Promise<void> {
+  return lastWrites.get(stream) ?? Promise.resolve();
 }
 
 /** Resolves with `promise`, or rejects with the signal's reason as soon as it aborts. */
@@ -71,7 +84,9 @@ export async function writeAll(stream: WritableCall, source: AsyncIterable<unkno
         return;
       }
       signal.throwIfAborted();
-      if (!stream.write(result.value)) await waitForDrain(stream, signal);
+      let flushed!: () => void;
+      lastWrites.set(stream, new Promise<void>((resolve) => (flushed = resolve)));
+      if (!stream.write(result.value, () => flushed())) await waitForDrain(stream, signal);
     }
   } finally {
     // Not awaited: an async generator suspended inside its body only runs return()
