@@ -89,14 +89,18 @@ export function fileEntryToProto(v: Version): FileEntry {
   });
 }
 
+/** The main line is the unnamed branch on the wire. */
+export function wireBranch(branch: string): string {
+  return branch === MAIN_BRANCH ? '' : branch;
+}
+
 export function pointToProto(p: Point, extra: { files?: number; bytes?: number } = {}): PbPoint {
   return create(PointSchema, {
     seq: BigInt(p.seq),
     time: msToTimestamp(p.timeMs),
     epoch: BigInt(p.epoch),
     label: p.label ?? '',
-    // The main line is the unnamed branch on the wire.
-    branch: p.branch === MAIN_BRANCH ? '' : p.branch,
+    branch: wireBranch(p.branch),
     changes: BigInt(p.changeCount),
     files: BigInt(extra.files ?? 0),
     bytes: BigInt(extra.bytes ?? p.bytesAdded),

@@ -5,6 +5,7 @@ import type { ChunkId, Clock } from '@haven/core';
 import type { GcReportSchema, PruneReportSchema, VerifyReportSchema } from '@haven/proto';
 import type { Catalog, ContentRootUse } from '../catalog/catalog.js';
 import type { ChunkStore } from '../store/chunk-store.js';
+import { wireBranch } from '../rpc/convert.js';
 import { walkContentRoot } from './content-walk.js';
 import type { ProgressInit } from './job-runner.js';
 import type { RwLock } from './rw-lock.js';
@@ -99,7 +100,7 @@ export async function verifyStore(
     damagedChunks: BigInt(damaged.size),
     // The counts are exact; the lists are capped so a badly damaged store still yields a report.
     damagedChunkIds: [...damaged].sort().slice(0, REPORT_LIST_CAP).map((id) => chunkIdToBytes(id)),
-    damagedFiles: uses.slice(0, REPORT_LIST_CAP).map((u) => ({ set: u.setName, path: u.path, branch: u.branch, seqFrom: BigInt(u.seqFrom), seqTo: u.seqTo === null ? 0n : BigInt(u.seqTo) })),
+    damagedFiles: uses.slice(0, REPORT_LIST_CAP).map((u) => ({ set: u.setName, path: u.path, branch: wireBranch(u.branch), seqFrom: BigInt(u.seqFrom), seqTo: u.seqTo === null ? 0n : BigInt(u.seqTo) })),
     damagedPoints: damagedPointRuns(uses),
   };
 }
@@ -115,7 +116,7 @@ function damagedPointRuns(uses: readonly ContentRootUse[]): Array<{ set: string;
     if (u.points === null) continue;
     const key = `${u.setName}\u0000${u.branch}`;
     let line = lines.get(key);
-    if (line === undefined) lines.set(key, (line = { set: u.setName, branch: u.branch, ranges: [] }));
+    if (line === undefined) lines.set(key, (line = { set: u.setName, branch: wireBranch(u.branch), ranges: [] }));
     line.ranges.push([u.points.first, u.points.last]);
   }
   const runs: Array<{ set: string; branch: string; seqFrom: bigint; seqTo: bigint }> = [];
@@ -155,7 +156,7 @@ export function pruneSets(deps: MaintenanceDeps, options: { dryRun: boolean; set
       pointsDropped: BigInt(result.pointsDropped),
       versionsDropped: BigInt(result.versionsDropped),
       bytesDropped: BigInt(result.bytes),
-      decisions: plan.map((d) => ({ branch: 'main', seqFrom: BigInt(d.seq), seqTo: BigInt(d.seq), kept: d.keep, reason: d.reasons.join(', ') })),
+      decisions: plan.map((d) => ({ branch: '', seqFrom: BigInt(d.seq), seqTo: BigInt(d.seq), kept: d.keep, reason: d.reasons.join(', ') })),
     };
   });
   return { dryRun: options.dryRun, sets: reports };
