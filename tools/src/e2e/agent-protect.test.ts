@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminService, JobState } from '@haven/proto';
@@ -110,6 +110,30 @@ describe('agent protecting a directory', () => {
     const parsed = JSON.parse(points.stdout) as { points: Array<Record<string, unknown>> };
     expect(parsed.points[0]).toEqual(expect.objectContaining({ seq: '1', epoch: '1' }));
     expect(typeof parsed.points[0]?.['time']).toBe('string');
+  });
+
+  it('lists, reads and restores locally through the haven CLI; pauses and resumes the set', async () => {
+    const seq = await settled();
+    const ls = await ctl.cli(['ls', 'docs', '--at', String(seq), '-r']);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain('a/one.txt');
+    const cat = await ctl.cli(['cat', 'docs', 'a/one.txt', '--at', String(seq)]);
+    expect(cat.code, cat.stderr).toBe(0);
+    expect(cat.stdout).toBe(readFileSync(join(src, 'a/one.txt'), 'utf8'));
+    const out = join(makeTempDir('haven-cli-restore-'), 'out');
+    const restore = await ctl.cli(['restore', 'docs', '--at', String(seq), '--local', out]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(diffTrees(treeDigest(src), treeDigest(out))).toEqual([]);
+    const hosts = await ctl.cli(['host', 'list']);
+    expect(hosts.stdout).toMatch(/web-1/);
+    expect((await ctl.cli(['set', 'pause', 'docs'])).code).toBe(0);
+    expect((await admin.getSet({ name: 'docs' })).set?.paused).toBe(true);
+    writeFileSync(join(src, 'while-paused.txt'), 'queued while paused\n');
+    expect((await ctl.cli(['set', 'resume', 'docs'])).code).toBe(0);
+    await settled();
+    const missing = await ctl.cli(['cat', 'docs', 'no/such/file']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('loses nothing queued across an agent SIGKILL', async () => {
