@@ -2,16 +2,19 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { removeTempDirs, repoRoot } from '@haven/testing';
+import { agentLagBench } from './agent-lag-bench.js';
+import { agentScaleBench } from './agent-scale-bench.js';
 import { BENCH_USAGE, parseBenchArgs } from './bench-args.js';
 import { formatSection, newReport, writeReport } from './bench-report.js';
 import type { BenchSection } from './bench-section.js';
 import { chunkerBench } from './chunker-bench.js';
 import { hashBench } from './hash-bench.js';
 import { ingestBench } from './ingest-bench.js';
+import { restoreBench } from './restore-bench.js';
 import { zstdBench } from './zstd-bench.js';
 
 /** Every section, in the order a full run takes them (cheap micro-benchmarks first). */
-const SECTIONS: readonly BenchSection[] = [chunkerBench, hashBench, zstdBench, ingestBench];
+const SECTIONS: readonly BenchSection[] = [chunkerBench, hashBench, zstdBench, ingestBench, agentLagBench, agentScaleBench, restoreBench];
 
 /**
  * `npm run bench`: measures, prints a table per section and writes a JSON report. Numbers
@@ -20,7 +23,8 @@ const SECTIONS: readonly BenchSection[] = [chunkerBench, hashBench, zstdBench, i
 async function main(): Promise<number> {
   const args = parseBenchArgs(process.argv.slice(2), SECTIONS.map((s) => s.name));
   if (args.help) {
-    process.stdout.write(`${BENCH_USAGE}\n\nsections:\n${SECTIONS.map((s) => `  ${s.name.padEnd(8)} ${s.description}`).join('\n')}\n`);
+    const width = Math.max(...SECTIONS.map((s) => s.name.length));
+    process.stdout.write(`${BENCH_USAGE}\n\nsections:\n${SECTIONS.map((s) => `  ${s.name.padEnd(width)}  ${s.description}`).join('\n')}\n`);
     return 0;
   }
   const profileDir = args.profileDir === undefined ? undefined : resolve(args.profileDir);
