@@ -21,6 +21,8 @@ type SessionRequest = MessageInitShape<typeof SessionRequestSchema>;
 type JobUpdateInit = MessageInitShape<typeof JobUpdateSchema>;
 
 const STATUS_EVERY_MS = 1000;
+/** Reports triggered by a state change are gathered for this long (bursts of commits). */
+const REPORT_SOON_MS = 50;
 
 export interface AgentRuntime {
   readonly identity: AgentIdentity;
@@ -72,7 +74,8 @@ export async function startAgent(options: { stateDir: string; logger: Logger; cl
       };
       const w = workers.get(s.name);
       if (w === undefined) {
-        workers.set(s.name, createSetWorker({ config: cfg, db, uplink, uploader, clock, logger: log, online: () => online }));
+        workers.set(s.name, createSetWorker({ config: cfg, db, uplink, uploader, clock, logger: log, online: () => online, onChange: reportSoon }));
+        reportSoon();
         log.info('protecting set', { set: s.name, path: cfg.path });
       } else w.update(cfg);
     }
@@ -114,6 +117,20 @@ export async function startAgent(options: { stateDir: string; logger: Logger; cl
     } finally {
       jobs.delete(a.jobId);
     }
+  }
+
+  /**
+   * A status report shortly after a set's state moves, not only on the next tick: a new set
+   * that finishes its first sync within a second would otherwise have nothing reported yet,
+   * and `haven status` right after a commit would show the state before it.
+   */
+  let reportTimer: NodeJS.Timeout | undefined;
+  function reportSoon(): void {
+    if (reportTimer !== undefined) return;
+    reportTimer = setTimeout(() => {
+      reportTimer = undefined;
+      void statusReports().catch(() => undefined);
+    }, REPORT_SOON_MS);
   }
 
   async function statusReports(): Promise<void> {
@@ -202,6 +219,7 @@ export async function startAgent(options: { stateDir: string; logger: Logger; cl
     identity,
     async stop() {
       stopped = true;
+      clearTimeout(reportTimer);
       stopSignal.abort();
       for (const j of jobs.values()) j.abort();
       await Promise.all([...workers.values()].map((w) => w.stop()));

@@ -1,7 +1,7 @@
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminService, JobState } from '@haven/proto';
+import { AdminService, JobState, SetState } from '@haven/proto';
 import type { Client } from '@haven/proto';
 import { diffTrees, makeTempDir, removeTempDirs, startAgentProcess, startControllerProcess, treeDigest } from '@haven/testing';
 import type { AgentProcess, ControllerProcess } from '@haven/testing';
@@ -39,7 +39,7 @@ async function settled(): Promise<bigint> {
     }
     const status = await admin.getStatus({});
     const set = status.sets.find((s) => s.name === 'docs');
-    return set !== undefined && set.backlogBytes === 0n ? last.seq : undefined;
+    return set !== undefined && set.backlogBytes === 0n && set.state === SetState.CONTINUOUS ? last.seq : undefined;
   });
 }
 

@@ -110,6 +110,8 @@ export function createSetWorker(deps: {
   logger: Logger;
   /** True while the session to the controller is up. */
   online: () => boolean;
+  /** Called when the set's status moved (a commit recorded, a scan ended): report it now. */
+  onChange?: () => void;
 }): SetWorker {
   let config = deps.config;
   const set = config.name;
@@ -164,6 +166,7 @@ export function createSetWorker(deps: {
         scanning = false;
         reconciling = undefined;
         poke();
+        deps.onChange?.();
       }
     })();
     return reconciling;
@@ -319,6 +322,7 @@ export function createSetWorker(deps: {
           recordMs: deps.clock.now() - t3,
         });
         lastError = undefined;
+        deps.onChange?.();
         return true;
       } catch (err) {
         const code = errorCodeOf(err);

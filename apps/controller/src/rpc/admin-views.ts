@@ -29,7 +29,9 @@ export function setView(ctx: ControllerContext, s: ProtectionSet): PbSet {
   const reportAt = live?.atMs ?? s.lastReportAtMs;
   const fresh = reportAt !== null && ctx.clock.now() - reportAt < STALE_REPORT_MS;
   const reported = live?.state ?? s.state;
-  const state = s.paused ? 'PAUSED' : online && fresh ? reported : reportAt === null && s.lastSeq === 0 ? 'INITIAL_SYNC' : 'DISCONNECTED';
+  // A set its connected agent has not reported on yet (created a moment ago) is still in
+  // its first sync as far as anyone can tell; DISCONNECTED is for agents gone silent.
+  const state = s.paused ? 'PAUSED' : online && fresh ? reported : reportAt === null && (online || s.lastSeq === 0) ? 'INITIAL_SYNC' : 'DISCONNECTED';
   const last = s.lastSeq > 0 ? ctx.catalog.listPoints(s.name, { fromSeq: s.lastSeq, limit: 1 })[0] : undefined;
   // Lag grows while nothing is heard from the agent: it is at least the report's age.
   const lagReported = live?.lagSeconds ?? s.lagSeconds;
