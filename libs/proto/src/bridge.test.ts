@@ -6,14 +6,15 @@ import { createChannel } from './channel.js';
 import { createClient, createConnection } from './create-client.js';
 import type { Client } from './create-client.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, messageSizeOptions } from './message-size.js';
+import { EncodedMessage } from './encoded-message.js';
 import { createServiceDefinition } from './service-definition.js';
 import { RpcError } from './status-codec.js';
 import type { StatusCodec } from './status-codec.js';
 import { AppError, bridgeTestImpl, createProbe, startServer } from './test-support/bridge-test-server.js';
 import type { Probe, RunningServer } from './test-support/bridge-test-server.js';
-import { BridgeTestService, Mode } from './test-gen/haven/testing/v1/bridge_test_pb.js';
+import { BridgeTestService, ExchangeRequestSchema, Mode, UploadRequestSchema } from './test-gen/haven/testing/v1/bridge_test_pb.js';
+import { create, toBinary } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import type { ExchangeRequestSchema, UploadRequestSchema } from './test-gen/haven/testing/v1/bridge_test_pb.js';
 
 const MiB = 1024 * 1024;
 const insecure = grpc.credentials.createInsecure();
@@ -103,6 +104,16 @@ describe('grpc-js <-> protobuf-es bridge', () => {
     const response = await client.upload(iterate(requests));
     expect(response.count).toBe(4);
     expect(response.totalBytes).toBe(1000n);
+  });
+
+  it('sends pre-encoded requests as they are, and refuses one encoded for another message', async () => {
+    const encoded = [1, 2].map((n) => new EncodedMessage(UploadRequestSchema, toBinary(UploadRequestSchema, create(UploadRequestSchema, { payload: new Uint8Array(n * 100) }))));
+    const response = await client.upload(iterate([...encoded, { payload: new Uint8Array(300) }]));
+    expect(response.count).toBe(3);
+    expect(response.totalBytes).toBe(600n);
+    const wrong = new EncodedMessage(ExchangeRequestSchema, new Uint8Array(0)) as unknown as EncodedMessage<typeof UploadRequestSchema>;
+    const err = await rejectionOf(client.upload(iterate([wrong])));
+    expect(codeOf(err)).toBe(grpc.status.INTERNAL);
   });
 
   it('streams both ways', async () => {

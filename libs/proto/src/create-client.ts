@@ -6,7 +6,7 @@ import type {
   ServiceError,
   StatusObject,
 } from '@grpc/grpc-js';
-import type { DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 
@@ -22,6 +22,7 @@ import { deserializerOf, serializerOf } from './service-definition.js';
 import { defaultStatusCodec } from './status-codec.js';
 import type { StatusCodec } from './status-codec.js';
 import { readAll, writeAll } from './stream-io.js';
+import type { EncodedMessage } from './encoded-message.js';
 
 /** Per-call options of a typed client method. */
 export interface CallOptions {
@@ -39,23 +40,26 @@ export interface CallOptions {
   onTrailer?: (trailers: Metadata) => void;
 }
 
+/** A request: a message init object, or a message already encoded (see EncodedMessage). */
+export type RequestOf<Desc extends DescMessage> = MessageInitShape<Desc> | EncodedMessage<Desc>;
+
 export type UnaryFn<M extends DescMethodUnary> = (
-  request: MessageInitShape<M['input']>,
+  request: RequestOf<M['input']>,
   options?: CallOptions,
 ) => Promise<MessageShape<M['output']>>;
 
 export type ServerStreamingFn<M extends DescMethodServerStreaming> = (
-  request: MessageInitShape<M['input']>,
+  request: RequestOf<M['input']>,
   options?: CallOptions,
 ) => AsyncIterable<MessageShape<M['output']>>;
 
 export type ClientStreamingFn<M extends DescMethodClientStreaming> = (
-  requests: AsyncIterable<MessageInitShape<M['input']>>,
+  requests: AsyncIterable<RequestOf<M['input']>>,
   options?: CallOptions,
 ) => Promise<MessageShape<M['output']>>;
 
 export type BiDiStreamingFn<M extends DescMethodBiDiStreaming> = (
-  requests: AsyncIterable<MessageInitShape<M['input']>>,
+  requests: AsyncIterable<RequestOf<M['input']>>,
   options?: CallOptions,
 ) => AsyncIterable<MessageShape<M['output']>>;
 

@@ -18,9 +18,13 @@ export type {
   ClientMethod,
   ClientOptions,
   ClientStreamingFn,
+  RequestOf,
   ServerStreamingFn,
   UnaryFn,
 } from './create-client.js';
+export { EncodedMessage } from './encoded-message.js';
+export { encodeChunkMessage } from './chunk-message.js';
+export type { ChunkFields } from './chunk-message.js';
 export { createServiceDefinition } from './service-definition.js';
 export { methodPath } from './method-types.js';
 export type {

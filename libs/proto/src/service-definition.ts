@@ -2,14 +2,23 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { DescMessage, DescMethod, DescService } from '@bufbuild/protobuf';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 
+import { EncodedMessage } from './encoded-message.js';
 import { hasRequestStream, hasResponseStream, methodPath } from './method-types.js';
 
 /**
  * Serializes a message or a message init object (`{ field: value }`) of `schema`.
- * Accepting init shapes lets handlers and callers return plain objects.
+ * Accepting init shapes lets handlers and callers return plain objects. An EncodedMessage
+ * of `schema` goes out as its bytes, without a copy.
  */
 export function serializerOf(schema: DescMessage): (value: unknown) => Buffer {
   return (value: unknown): Buffer => {
+    if (value instanceof EncodedMessage) {
+      if (value.schema.typeName !== schema.typeName) {
+        throw new TypeError(`an encoded ${value.schema.typeName} was given where ${schema.typeName} is expected`);
+      }
+      const { buffer, byteOffset, byteLength } = value.bytes;
+      return Buffer.from(buffer, byteOffset, byteLength);
+    }
     const bytes = toBinary(schema, create(schema, value as Record<string, unknown>));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };

@@ -15,6 +15,13 @@ export interface HavenConnection {
 }
 
 /**
+ * HTTP/2 receive window of a Haven client, per stream and per connection: downloads
+ * (restores, replication reads) stall on Node's 64 KiB default the same way uploads do on
+ * the server (see SERVER_STREAM_WINDOW_BYTES).
+ */
+export const CLIENT_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/**
  * Connects over mutual TLS pinned to the site CA (or plaintext for tests of the
  * transport itself), with Haven's error table on every call.
  */
@@ -30,6 +37,7 @@ export function connectHaven(
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 5_000,
+    'grpc-node.flow_control_window': CLIENT_WINDOW_BYTES,
     ...channelOptions,
   });
   return {

@@ -1,12 +1,13 @@
+import * as http2 from 'node:http2';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES, HavenError, isErrorCode } from '@haven/core';
 import type { ErrorCode } from '@haven/core';
 import { AdminService, Health, HealthCheckResponse_ServingStatus, file_haven_v1_admin, reflectionV1 } from '@haven/proto';
 import { connectHaven } from './haven-client.js';
-import { service, startHavenServer } from './haven-server.js';
+import { SERVER_CONNECTION_WINDOW_BYTES, SERVER_STREAM_WINDOW_BYTES, service, startHavenServer } from './haven-server.js';
 import type { HavenServer } from './haven-server.js';
-import { createCertificateAuthority, issueCertificate } from './pki.js';
+import { CONTROLLER_TLS_NAME, createCertificateAuthority, issueCertificate } from './pki.js';
 import { grpcStatusOf } from './status-table.js';
 import { createServerCredentials, peerIdentity } from './tls.js';
 
@@ -107,6 +108,26 @@ describe('haven server', () => {
     expect(err.code).toBe('UNIMPLEMENTED');
     expect((err.cause as { code: number }).code).toBe(GrpcStatus.UNIMPLEMENTED);
     conn.close();
+  });
+
+  it('lets clients send megabytes ahead: large stream and connection receive windows', async () => {
+    const session = http2.connect(`https://${server.address}`, {
+      ca: ca.certPem,
+      cert: admin.certPem,
+      key: admin.keyPem ?? '',
+      servername: CONTROLLER_TLS_NAME,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session.once('error', reject);
+        // The server's SETTINGS arrive first; its connection WINDOW_UPDATE right behind them.
+        session.once('remoteSettings', () => setTimeout(resolve, 100));
+      });
+      expect(session.remoteSettings.initialWindowSize).toBe(SERVER_STREAM_WINDOW_BYTES);
+      expect(session.state.remoteWindowSize).toBe(SERVER_CONNECTION_WINDOW_BYTES);
+    } finally {
+      session.close();
+    }
   });
 
   it('identifies mTLS peers; anonymous and foreign-CA clients carry no identity', async () => {

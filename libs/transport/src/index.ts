@@ -20,7 +20,7 @@ export {
 } from './tls.js';
 export type { ClientTlsMaterial, PeerIdentity, ServerTlsMaterial } from './tls.js';
 export { ERROR_CODE_TRAILER, ERROR_DOMAIN, havenStatusCodec } from './haven-status-codec.js';
-export { service, startHavenServer } from './haven-server.js';
+export { SERVER_CONNECTION_WINDOW_BYTES, SERVER_STREAM_WINDOW_BYTES, service, startHavenServer } from './haven-server.js';
 export type { HavenServer, ServiceRegistration } from './haven-server.js';
-export { connectHaven } from './haven-client.js';
+export { CLIENT_WINDOW_BYTES, connectHaven } from './haven-client.js';
 export type { HavenConnection } from './haven-client.js';

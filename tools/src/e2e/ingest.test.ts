@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compress } from 'zstd-napi';
 import { HavenError, chunkIdOf, chunkIdToBytes } from '@haven/core';
 import { AdminService, Compression, EntryType, JobState } from '@haven/proto';
 import type { Client } from '@haven/proto';
@@ -112,6 +113,51 @@ describe('ingest over loopback gRPC', () => {
     expect(err.code).toBe('CORRUPT');
     const missing = await agent.findMissingChunks({ set: 'docs', ids: [chunkIdToBytes(claimed)] });
     expect(missing.missingIndexes).toEqual([0]);
+  });
+
+  it('verifies zstd chunks: bad frames are refused, good ones of any size are stored exactly', async () => {
+    const agent = host.agent();
+    const download = async (want: Buffer[]): Promise<Buffer[]> => {
+      const back: Buffer[] = [];
+      for await (const r of agent.downloadChunks({ set: 'docs', ids: want.map((g) => chunkIdToBytes(chunkIdOf(g))) })) back.push(Buffer.from(r.chunk?.data ?? new Uint8Array(0)));
+      return back;
+    };
+    const upload = async (chunks: Array<{ id: string; data: Uint8Array; rawLength: number }>): Promise<void> => {
+      async function* reqs() {
+        yield { msg: { case: 'open' as const, value: { set: 'docs' } } };
+        for (const c of chunks) yield { msg: { case: 'chunk' as const, value: { id: chunkIdToBytes(c.id), compression: Compression.ZSTD, data: c.data, rawLength: c.rawLength } } };
+      }
+      let acked = 0n;
+      for await (const r of agent.uploadChunks(reqs())) if (r.msg.case === 'ack') acked = r.msg.value.chunks;
+      expect(acked).toBe(BigInt(chunks.length));
+    };
+    const text = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => `${seed}:${i % 977} `).join('').slice(0, n));
+    const a = text(300_000, 1);
+    const b = text(300_000, 2);
+    const refused = [
+      // A good frame of other bytes of the same length.
+      { id: chunkIdOf(a), data: compress(b), rawLength: a.length },
+      // A frame that declares another length than raw_length.
+      { id: chunkIdOf(a), data: compress(a.subarray(1)), rawLength: a.length },
+      // A second frame after the first: more bytes than declared.
+      { id: chunkIdOf(a), data: Buffer.concat([compress(a), compress(b)]), rawLength: a.length },
+    ];
+    for (const bad of refused) expect((await failure(upload([bad]))).code).toBe('CORRUPT');
+    expect((await agent.findMissingChunks({ set: 'docs', ids: [chunkIdToBytes(chunkIdOf(a))] })).missingIndexes).toEqual([0]);
+    // Large then small then large: each is verified and stored on its own, whatever came before.
+    const good = [text(2_000_000, 3), text(1000, 4), text(1_500_000, 5)];
+    await upload(good.map((g) => ({ id: chunkIdOf(g), data: compress(g), rawLength: g.length })));
+    expect((await download(good)).map((x, i) => x.equals(good[i]!))).toEqual([true, true, true]);
+    // The agent's uploader, compressing on its worker thread: compressible chunks go as zstd,
+    // random ones raw, and all come back exact.
+    const chunks = [text(900_000, 6), randomBytes(700_000), text(3_000, 7), text(2_500_000, 8)];
+    const stats = await createChunkUploader(uplinkFromClient(agent), { compressInWorker: true }).upload(
+      'docs',
+      chunks.map((raw) => ({ id: chunkIdOf(raw), raw })),
+    );
+    expect(stats.sent).toBe(4);
+    expect(stats.sentBytes).toBeLessThan(700_000 + 200_000);
+    expect((await download(chunks)).map((x, i) => x.equals(chunks[i]!))).toEqual([true, true, true, true]);
   });
 
   it('refuses commits that reference chunks the set never uploaded, unadopted epochs, and foreign sets', async () => {

@@ -1,4 +1,4 @@
-import { Decompressor } from 'zstd-napi';
+import zstd from 'zstd-napi/binding.js';
 import {
   EMPTY_CONTENT_ROOT,
   HavenError,
@@ -49,8 +49,16 @@ export interface Ingest {
 
 export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope: ChunkScope; gcLock: RwLock; clock: Clock }): Ingest {
   const { store, catalog, scope, gcLock } = deps;
-  const decompressor = new Decompressor();
+  const dctx = new zstd.DCtx();
+  /**
+   * Where compressed chunks are decompressed to be hashed. One buffer serves every chunk: the
+   * plaintext is hashed and handed to store.put() in the same turn, and put() is done with
+   * it when it returns (ChunkData). A fresh megabyte per chunk would be external memory that
+   * the GC answers with a full collection every few dozen chunks.
+   */
+  let scratch = new Uint8Array(0);
 
+  /** The verified plaintext; a compressed chunk's is a view of `scratch`, valid until the next call. */
   function verify(chunk: UploadedChunk): Uint8Array {
     if (chunk.rawLength > MAX_CHUNK_BYTES) {
       throw new HavenError('RESOURCE_EXHAUSTED', `chunk ${chunk.id} is ${chunk.rawLength} bytes; the limit is ${MAX_CHUNK_BYTES}`);
@@ -62,8 +70,11 @@ export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope:
       if (declared !== chunk.rawLength) {
         throw new HavenError('CORRUPT', `chunk ${chunk.id}: zstd frame declares ${String(declared)} bytes, raw_length says ${chunk.rawLength}`);
       }
+      // At most MAX_CHUNK_BYTES (checked above).
+      if (scratch.length < chunk.rawLength) scratch = new Uint8Array(chunk.rawLength);
       try {
-        raw = decompressor.decompress(chunk.data);
+        // Room for exactly rawLength bytes: a frame that holds more fails here ("too small").
+        raw = scratch.subarray(0, dctx.decompress(scratch.subarray(0, chunk.rawLength), chunk.data));
       } catch (err) {
         throw new HavenError('CORRUPT', `chunk ${chunk.id}: data does not decompress`, { cause: err });
       }
@@ -134,8 +145,11 @@ export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope:
     },
 
     async accept(set, chunk) {
+      // No await between verify() and put(): `raw` may be the scratch buffer.
       const raw = verify(chunk);
-      const res = await store.put(chunk.id, chunk.compressed ? { raw, zstd: chunk.data } : { raw });
+      // An agent uploads a chunk raw exactly when zstd did not shrink it, so the store need not
+      // try again. An agent that lies only costs space: the bytes were verified above.
+      const res = await store.put(chunk.id, chunk.compressed ? { raw, zstd: chunk.data } : { raw, incompressible: true });
       scope.add(set.name, [chunk.id]);
       return { storedBytes: res.storedBytes };
     },

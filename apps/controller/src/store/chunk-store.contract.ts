@@ -159,6 +159,36 @@ export function describeChunkStoreContract(name: string, factory: () => Promise<
       expect(stats.storedBytes).toBeLessThan(MiB / 2);
     });
 
+    it('is done with the bytes of a put when put() returns', async () => {
+      const text = chunk(compressible(300_000, 4));
+      const noise = chunk(randomBytes(300_000));
+      const pre = chunk(compressible(300_000, 5));
+      const zstd = compress(pre.raw, { compressionLevel: 3 });
+      const buffers = [Buffer.from(text.raw), Buffer.from(noise.raw), Buffer.from(pre.raw), Buffer.from(zstd)] as const;
+      const puts = [
+        store.put(text.id, { raw: buffers[0] }),
+        store.put(noise.id, { raw: buffers[1], incompressible: true }),
+        store.put(pre.id, { raw: buffers[2], zstd: buffers[3] }),
+      ];
+      for (const b of buffers) b.fill(0x5a);
+      await Promise.all(puts);
+      await store.sync();
+      for (const c of [text, noise, pre]) expect(Buffer.from(await store.get(c.id)).equals(c.raw)).toBe(true);
+    });
+
+    it('reads back exactly a chunk put with the incompressible hint, right or wrong', async () => {
+      const noise = chunk(randomBytes(200_000));
+      const text = chunk(compressible(200_000, 3));
+      const r = await store.put(noise.id, { raw: noise.raw, incompressible: true });
+      expect(r.storedBytes).toBeGreaterThanOrEqual(noise.raw.length);
+      await store.put(text.id, { raw: text.raw, incompressible: true });
+      await store.sync();
+      expect(Buffer.from(await store.get(noise.id)).equals(noise.raw)).toBe(true);
+      expect(Buffer.from(await store.get(text.id)).equals(text.raw)).toBe(true);
+      if (await reopen()) expect(Buffer.from(await store.get(text.id)).equals(text.raw)).toBe(true);
+      expect(await codeOf(store.put(chunkIdOf(Buffer.from('hint')), { raw: Buffer.from('hint'), incompressible: 'yes' as unknown as boolean }))).toBe('INVALID_ARGUMENT');
+    });
+
     it('answers NOT_FOUND for absent chunks and INVALID_ARGUMENT for bad input', async () => {
       const absent = chunkIdOf(Buffer.from('never stored'));
       expect(await codeOf(store.get(absent))).toBe('NOT_FOUND');

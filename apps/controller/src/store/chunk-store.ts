@@ -1,6 +1,10 @@
 import type { ChunkId } from '@haven/core';
 
-/** A chunk to store: its plaintext, and optionally an already zstd-compressed form of it. */
+/**
+ * A chunk to store: its plaintext, and optionally an already zstd-compressed form of it.
+ * put() is done with these bytes when it returns (before its promise settles): the caller may
+ * reuse their memory right away.
+ */
 export interface ChunkData {
   /** The plaintext; the caller has verified that `chunkIdOf(raw)` is the id it stores under. */
   readonly raw: Uint8Array;
@@ -9,6 +13,12 @@ export interface ChunkData {
    * the rpc handler decompresses to verify the id), so the store need not compress again.
    */
   readonly zstd?: Uint8Array | undefined;
+  /**
+   * The sender already found that zstd does not shrink `raw` (an agent uploads a chunk raw
+   * exactly then), so the store keeps it raw without compressing it again. Only a hint about
+   * space: a wrong one stores a compressible chunk uncompressed, and reads stay exact.
+   */
+  readonly incompressible?: boolean | undefined;
 }
 
 export interface PutResult {
@@ -70,6 +80,9 @@ export interface ChunkStoreStats {
  *   whole; an interrupted put never surfaces as a truncated chunk, not even after a crash.
  * - **Idempotent put.** Putting an id that is present is a no-op ({stored: false}); any
  *   number of concurrent puts of one id store it once.
+ * - **put() borrows its bytes only for the call.** Once put() returns, the caller may
+ *   overwrite the buffers of ChunkData (an rpc handler decompresses every chunk into one
+ *   buffer); the stored chunk does not change.
  * - **Durability only after sync().** When sync() resolves, every chunk whose put() resolved
  *   before sync() was called survives a crash (kill -9, power loss). Puts never synced may
  *   vanish after a crash or close(); they never come back corrupt. Callers group many puts

@@ -13,9 +13,9 @@ import {
 
 const codec = createRecordCodec(createSecretKey(randomBytes(32)), 3);
 
-function encode(raw: Buffer, zstd?: Buffer): { id: Buffer; record: Buffer; flags: number } {
+function encode(raw: Buffer, zstd?: Buffer, incompressible?: boolean): { id: Buffer; record: Buffer; flags: number } {
   const id = Buffer.from(chunkIdBytesOf(raw));
-  const r = codec.encode(id, raw, zstd);
+  const r = codec.encode(id, raw, zstd, incompressible);
   const record = Buffer.concat(r.parts);
   expect(record.length).toBe(r.length);
   return { id, record, flags: r.flags };
@@ -51,6 +51,16 @@ describe('pack records', () => {
     for (const [raw, r] of [[text, t], [noise, n], [text, p], [noise, bloated], [Buffer.alloc(0), e]] as const) {
       expect(codec.decode(r.id, r.record).equals(raw)).toBe(true);
     }
+  });
+
+  it('keeps a chunk raw without compressing it when told it is incompressible', () => {
+    const text = Buffer.alloc(100_000, 'haven ');
+    const hinted = encode(text, undefined, true);
+    expect(hinted.flags).toBe(0);
+    expect(hinted.record.length).toBe(text.length + RECORD_OVERHEAD_BYTES);
+    expect(codec.decode(hinted.id, hinted.record).equals(text)).toBe(true);
+    // A zstd frame given with the hint is still used: the hint only skips compressing.
+    expect(encode(text, compress(text), true).flags).toBe(FLAG_ZSTD);
   });
 
   it('frames records so a scan can tell them from garbage', () => {

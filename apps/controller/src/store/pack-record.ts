@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { Compressor, Decompressor } from 'zstd-napi';
+import { Decompressor } from 'zstd-napi';
+import zstd from 'zstd-napi/binding.js';
 import { HavenError } from '@haven/core';
 
 /*
@@ -84,7 +85,12 @@ export interface RecordHeader {
 
 /** The codec of one store: its key and zstd contexts (reused; they are costly to create). */
 export interface RecordCodec {
-  encode(id: Buffer, raw: Uint8Array, zstd?: Uint8Array): EncodedRecord;
+  /**
+   * The record of a chunk: `zstd` (a frame of `raw`) when given, else `raw` compressed unless
+   * `incompressible`; raw whenever the compressed form would not be smaller. Reads `raw` and
+   * `zstd` only during the call.
+   */
+  encode(id: Buffer, raw: Uint8Array, zstd?: Uint8Array, incompressible?: boolean): EncodedRecord;
   /**
    * Authenticates, decrypts and decompresses a record read from the index location of `id`.
    * Throws CORRUPT without location details (the caller knows them and adds them).
@@ -93,17 +99,29 @@ export interface RecordCodec {
 }
 
 export function createRecordCodec(key: KeyObject, compressionLevel: number): RecordCodec {
-  const compressor = new Compressor();
-  compressor.setParameters({ compressionLevel });
+  const cctx = new zstd.CCtx();
+  cctx.setParameter(zstd.CParameter.compressionLevel, compressionLevel);
+  // Compressed payloads go straight into the cipher, so one output buffer serves every record.
+  let scratch = new Uint8Array(0);
+  const compress = (raw: Uint8Array): Uint8Array | undefined => {
+    if (raw.length < 2) return undefined;
+    if (scratch.length < raw.length) scratch = new Uint8Array(raw.length);
+    try {
+      // Room for less than the chunk only: zstd stops as soon as the frame cannot be smaller.
+      return scratch.subarray(0, cctx.compress2(scratch.subarray(0, raw.length - 1), raw));
+    } catch {
+      return undefined;
+    }
+  };
   const decompressor = new Decompressor();
 
   return {
-    encode(id, raw, zstd) {
-      let payload: Uint8Array = zstd ?? compressor.compress(raw);
+    encode(id, raw, zstdFrame, incompressible = false) {
+      let payload: Uint8Array | undefined = zstdFrame ?? (incompressible ? undefined : compress(raw));
       let flags = FLAG_ZSTD;
       // Stored raw when compression does not pay: incompressible data (media, archives,
       // encrypted files) would otherwise cost a decompression on every read for nothing.
-      if (payload.length >= raw.length) {
+      if (payload === undefined || payload.length >= raw.length) {
         payload = raw;
         flags = 0;
       }

@@ -14,12 +14,13 @@ import type {
   PutResult,
   SweepResult,
 } from './chunk-store.js';
-import { PACK_NAME, PackFiles, fdatasyncAsync, fsyncDir, packName, writeAt } from './pack-files.js';
+import { PACK_NAME, PackFiles, fdatasyncAsync, fsyncDir, packName } from './pack-files.js';
 import { PackIndex } from './pack-index.js';
 import type { PackRow } from './pack-index.js';
 import { MAX_CHUNK_BYTES, PACK_HEADER_BYTES, createRecordCodec, encodePackHeader } from './pack-record.js';
 import type { RecordCodec } from './pack-record.js';
 import { recoverPacks } from './pack-recovery.js';
+import { PackWriter } from './pack-writer.js';
 import type { Pack, RecoveredPacks, RecoveryReport } from './pack-recovery.js';
 
 export interface PackStoreOptions {
@@ -70,8 +71,10 @@ interface PendingRelocation {
  * Opens (creating when needed) a pack store: chunks appended as encrypted records to pack
  * files, indexed in SQLite. Runs crash recovery before resolving; see `recovery`.
  *
- * Write path: put() compresses (unless given a zstd frame), encrypts, reserves the next
- * offset of the open pack and issues one positional writev; the index row waits in memory.
+ * Write path: put() compresses (unless given a zstd frame, or told the chunk is
+ * incompressible), encrypts, reserves the next offset of the open pack and queues a
+ * positional write (PackWriter batches the records queued meanwhile into one writev); the
+ * index row waits in memory.
  * sync() waits for those writes, fdatasyncs every pack written since the last sync (and the
  * directory when a pack was created), and only then commits all their index rows in one
  * transaction. So an index row never points at bytes that were not durable first.
@@ -140,6 +143,7 @@ class PackStoreImpl implements PackStore {
   private syncQueued: Promise<void> | undefined;
   private gcChain: Promise<unknown> = Promise.resolve();
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly writer = new PackWriter();
 
   constructor(
     private readonly index: PackIndex,
@@ -171,6 +175,9 @@ class PackStoreImpl implements PackStore {
       if (data.zstd !== undefined && !(data.zstd instanceof Uint8Array)) {
         throw new HavenError('INVALID_ARGUMENT', 'chunk zstd form must be bytes');
       }
+      if (data.incompressible !== undefined && typeof data.incompressible !== 'boolean') {
+        throw new HavenError('INVALID_ARGUMENT', 'chunk incompressible hint must be a boolean');
+      }
       if (data.raw.length > MAX_CHUNK_BYTES) {
         throw new HavenError('INVALID_ARGUMENT', `chunk of ${data.raw.length} bytes exceeds the maximum ${MAX_CHUNK_BYTES}`);
       }
@@ -186,12 +193,12 @@ class PackStoreImpl implements PackStore {
       }
       // From here to pending.set() nothing awaits: a concurrent put of the same id finds
       // the pending entry, so the chunk is written once.
-      const record = this.codec.encode(idBuf, data.raw, data.zstd);
+      const record = this.codec.encode(idBuf, data.raw, data.zstd, data.incompressible);
       const pack = this.packFor(record.length);
       const pos = pack.size;
       pack.size += record.length;
       pack.dirty = true;
-      const written = writeAt(this.files.fdOf(pack.id), record.parts, pos, record.length).catch((err: unknown) => {
+      const written = this.writer.write(this.files.fdOf(pack.id), record.parts, pos, record.length).catch((err: unknown) => {
         throw this.fail(err, 'pack write');
       });
       const entry: PendingChunk = {
@@ -572,7 +579,7 @@ class PackStoreImpl implements PackStore {
       const toPos = to.size;
       to.size += row.length;
       to.dirty = true;
-      const written = writeAt(this.files.fdOf(to.id), [record], toPos, row.length).catch((err: unknown) => {
+      const written = this.writer.write(this.files.fdOf(to.id), [record], toPos, row.length).catch((err: unknown) => {
         throw this.fail(err, 'compaction write');
       });
       this.relocations.push({ idBuf: row.id, fromPack: pack.id, fromPos: row.pos, to, toPos, written });
