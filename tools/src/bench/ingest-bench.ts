@@ -13,6 +13,7 @@ import { summarizeCpuProfile } from './cpu-profile-summary.js';
 import { startCpuProfile } from './cpu-profiler.js';
 import { createChildProfiler } from './controller-profiler.js';
 import { createCorpus, writeCorpus } from './corpus.js';
+import { prepareReplay, replayIngest } from './ingest-replay.js';
 import type { Corpus } from './corpus.js';
 import { diskUsage } from './disk-usage.js';
 import { mbPerSec, mib, round, timed, verdict } from './measure.js';
@@ -120,6 +121,43 @@ async function checkReadBack(ctl: ControllerProcess, corpus: Corpus): Promise<vo
   }
 }
 
+/**
+ * The controller's own capacity: the same corpus, cut, hashed and compressed ahead of time
+ * (the agent's work, which in production runs on the protected host), replayed over
+ * loopback gRPC + mTLS to a fresh controller: find-missing, upload, verify, store, commit.
+ */
+async function controllerCapacity(ctx: BenchContext, corpus: Corpus, corpusDir: string): Promise<{ wallMs: number; controllerCpuMs: number | undefined; senderCpuMs: number; bytesSent: number; chunksSent: number }> {
+  ctx.log('ingest: preparing upload messages for the controller-capacity replay');
+  const batches = await prepareReplay(corpus, corpusDir, COMMIT_FILES, directoriesOf(corpus).map((path) => ({ path, type: EntryType.DIR, mode: 0o755 })));
+  const profiler = createChildProfiler(ctx.profileDir, 'controller-replay');
+  const ctl = await startControllerProcess({ site: 'bench', env: profiler.env });
+  let host: TestHost | undefined;
+  try {
+    const admin = ctl.connect();
+    host = await enrollTestHost(ctl, HOST);
+    await admin.client(AdminService).createSet({ spec: { name: SET, host: HOST, source: { case: 'path', value: '/srv/bench' } } });
+    admin.close();
+    ctx.log('ingest: replaying to a fresh controller');
+    await profiler.start(ctl.process.pid);
+    const cpu0 = { sender: ownCpuMs(), controller: processCpuMs(ctl.process.pid) };
+    const t = await timed(() => replayIngest(host!.agent(), SET, batches));
+    const senderCpuMs = ownCpuMs() - cpu0.sender;
+    const end = processCpuMs(ctl.process.pid);
+    await profiler.stop(ctl.process.pid);
+    await checkReadBack(ctl, corpus);
+    return {
+      wallMs: t.ms,
+      controllerCpuMs: cpu0.controller === undefined || end === undefined ? undefined : end - cpu0.controller,
+      senderCpuMs,
+      bytesSent: t.value.bytesSent,
+      chunksSent: t.value.chunksSent,
+    };
+  } finally {
+    host?.close();
+    await ctl.stop();
+  }
+}
+
 /** Main-thread time of both sides over the measured span, by category (see cpu-profile-summary.ts). */
 async function profileTable(agentPath: string, controllerPath: string | undefined): Promise<BenchTable> {
   const agent = await summarizeCpuProfile(agentPath);
@@ -164,6 +202,9 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     await checkReadBack(ctl, corpus);
     const stored = await diskUsage(join(ctl.dataDir, 'chunks', 'packs'));
     const chunksDir = await diskUsage(join(ctl.dataDir, 'chunks'));
+    // The first controller stays up but idle meanwhile.
+    const capacity = await controllerCapacity(ctx, corpus, corpusDir);
+    const capacityRate = mbPerSec(corpus.totalBytes, capacity.wallMs);
 
     const logical = corpus.totalBytes;
     const rate = mbPerSec(logical, wallMs);
@@ -191,6 +232,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       packBytes: stored.bytes,
       chunksDirAllocatedBytes: chunksDir.allocatedBytes,
       storedFraction: stored.bytes / logical,
+      controllerCapacity: { ...capacity, logicalMBps: capacityRate, targetMBps: INGEST_TARGET_MBPS },
       ...(ctx.profileDir === undefined ? {} : { profiles: { agent: agentProfile, controller: controllerProfile ?? null } }),
     };
     const pct = (x: number): string => `${round(x * 100, 1)}%`;
@@ -201,8 +243,10 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       rows: [
         ['logical data', `${mib(logical)} in ${corpus.files.length} files, ${pct(data.plannedDuplicateFraction)} duplicate content, ${pct(data.textFraction)} text-like`, '', ''],
         ['wall time (first read -> last commit ack)', `${round(wallMs / 1000, 2)} s`, '', ''],
-        ['logical MB/s', round(rate), `>= ${INGEST_TARGET_MBPS}`, verdict(rate, INGEST_TARGET_MBPS)],
-        ['CPU s per GiB: agent (this process) / controller', `${cpuPerGiB(agentCpuMs)} / ${cpuPerGiB(controllerCpuMs)}`, '', ''],
+        ['controller ingest MB/s (agent work done ahead, replayed)', round(capacityRate), `>= ${INGEST_TARGET_MBPS}`, verdict(capacityRate, INGEST_TARGET_MBPS)],
+        ['  CPU s per GiB: sender / controller', `${cpuPerGiB(capacity.senderCpuMs)} / ${cpuPerGiB(capacity.controllerCpuMs)}`, '', ''],
+        ['full pipeline MB/s (agent and controller on these 2 cores)', round(rate), `>= ${INGEST_TARGET_MBPS}`, verdict(rate, INGEST_TARGET_MBPS)],
+        ['  CPU s per GiB: agent (this process) / controller', `${cpuPerGiB(agentCpuMs)} / ${cpuPerGiB(controllerCpuMs)}`, '', ''],
         ['data chunks / offered (with list chunks) / sent', `${totals.chunks} / ${totals.offered} / ${totals.sent}`, '', ''],
         // Rounds in flight at once may both send a chunk neither had: raw sent can exceed unique.
         ['dedup ratio (logical / raw bytes sent)', `${round(data.dedupRatio, 2)}x (${pct(dedupSaved)} not sent)`, '', ''],
@@ -214,6 +258,8 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       ],
       notes: [
         'corpus read from the page cache (written just before); MB = 10^6 bytes',
+        'controller ingest: the corpus cut, hashed and zstd-compressed in advance (the agent runs on the protected host), then find-missing, upload, verify, store and commit timed against a fresh controller',
+        'full pipeline: reading, FastCDC, BLAKE3 and zstd in this process plus the controller, both on this machine',
       ],
       extra: ctx.profileDir === undefined ? [] : [await profileTable(agentProfile, controllerProfile)],
       data,

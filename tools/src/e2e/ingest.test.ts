@@ -4,7 +4,7 @@ import { compress } from 'zstd-napi';
 import { HavenError, chunkIdOf, chunkIdToBytes } from '@haven/core';
 import { AdminService, Compression, EntryType, JobState } from '@haven/proto';
 import type { Client } from '@haven/proto';
-import { createChunkUploader, sendContent, uplinkFromClient } from '@haven/agent';
+import { createChunkSink, createChunkUploader, createContentSender, sendContent, uplinkFromClient } from '@haven/agent';
 import { enrollTestHost, removeTempDirs, startControllerProcess } from '@haven/testing';
 import type { ControllerProcess, TestHost } from '@haven/testing';
 
@@ -158,6 +158,42 @@ describe('ingest over loopback gRPC', () => {
     expect(stats.sent).toBe(4);
     expect(stats.sentBytes).toBeLessThan(700_000 + 200_000);
     expect((await download(chunks)).map((x, i) => x.equals(chunks[i]!))).toEqual([true, true, true, true]);
+  });
+
+  it('uploads one round while gathering the next: repeats are not resent, all of it commits and reads back', async () => {
+    const agent = host.agent();
+    const uploader = createChunkUploader(uplinkFromClient(agent));
+    // Rounds of 1 MiB, so these 12 MiB take many rounds with one always in flight.
+    const sink = createChunkSink(uploader, 'docs', { roundBytes: 1 << 20 });
+    const files = [randomBytes(3 << 20), randomBytes(3 << 20), randomBytes(3 << 20)];
+    files.push(files[0]!);
+    // Four files cut at once into one sink, as the set worker prepares a batch.
+    const sent = await Promise.all(
+      files.map(async (bytes) => {
+        const sender = createContentSender(sink);
+        for await (const b of bytesOf(bytes)) await sender.push(b);
+        return sender.finish();
+      }),
+    );
+    await sink.flush();
+    // The repeated file went once: raw bytes sent are the 9 MiB of distinct data plus list chunks.
+    expect(sink.stats.rawBytes).toBeGreaterThanOrEqual(9 << 20);
+    expect(sink.stats.rawBytes).toBeLessThan((9 << 20) + 64 * 1024);
+    const changes = sent.map((c, i) => ({ path: `rounds/f${i}`, type: EntryType.FILE, mode: 0o644, size: BigInt(c.size), contentRoot: chunkIdToBytes(c.contentRoot) }));
+    const { seq } = await agent.commit({ set: 'docs', epoch: 1n, batchId: 'sink-rounds', changes: [{ path: 'rounds', type: EntryType.DIR, mode: 0o755 }, ...changes] });
+    for (const [i, f] of files.entries()) expect((await readFile('docs', `rounds/f${i}`, Number(seq))).equals(f)).toBe(true);
+
+    // A round the controller refuses fails the sink: flush and every later add.
+    const refused = createChunkSink(uploader, 'other', { roundBytes: 1 << 20 });
+    const sender = createContentSender(refused);
+    const pushed = (async () => {
+      for await (const b of bytesOf(randomBytes(4 << 20))) await sender.push(b);
+      await sender.finish();
+      await refused.flush();
+    })();
+    const code = (await failure(pushed)).code;
+    expect(['PERMISSION_DENIED', 'NOT_FOUND']).toContain(code);
+    expect((await failure(refused.add({ id: chunkIdOf(Buffer.from('x')), raw: Buffer.from('x') }))).code).toBe(code);
   });
 
   it('refuses commits that reference chunks the set never uploaded, unadopted epochs, and foreign sets', async () => {

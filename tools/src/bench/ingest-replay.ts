@@ -1,0 +1,143 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import zstd from 'zstd-napi/binding.js';
+import { chunkIdToBytes } from '@haven/core';
+import { Compression, EntryType, UploadChunksRequestSchema, encodeChunkMessage } from '@haven/proto';
+import type { AgentService, Client, EncodedMessage, FileChangeSchema, RequestOf } from '@haven/proto';
+import { createContentSender } from '@haven/agent';
+import type { ChunkSink, PendingChunk } from '@haven/agent';
+import type { Corpus } from './corpus.js';
+
+type FileChange = MessageInitShape<typeof FileChangeSchema>;
+
+/** One chunk's upload message, encoded ahead of time exactly as the agent would send it. */
+interface ReplayChunk {
+  readonly id: Uint8Array;
+  readonly message: EncodedMessage<typeof UploadChunksRequestSchema>;
+  /** Bytes of Chunk.data: what the upload window counts. */
+  readonly dataBytes: number;
+}
+
+/** One commit: its distinct chunks (data and list chunks) and its changes. */
+export interface ReplayBatch {
+  readonly chunks: readonly ReplayChunk[];
+  readonly changes: readonly FileChange[];
+}
+
+const FIND_MISSING_BATCH = 4096;
+const WINDOW_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Does the agent's share of ingest ahead of time: reads, cuts (FastCDC), hashes and
+ * compresses (zstd level 3, raw when that does not shrink) every file of `corpus`, batch by
+ * batch, into the upload messages an agent would send. Replaying them (replayIngest) then
+ * costs the sender little more than the transport, so the controller's own capacity shows:
+ * in production the agent's CPU is the protected host's, not the controller's.
+ */
+export async function prepareReplay(corpus: Corpus, corpusDir: string, filesPerCommit: number, dirs: readonly FileChange[]): Promise<ReplayBatch[]> {
+  const cctx = new zstd.CCtx();
+  cctx.setParameter(zstd.CParameter.compressionLevel, 3);
+  let scratch = new Uint8Array(0);
+  const encode = (c: PendingChunk): ReplayChunk => {
+    if (scratch.length < c.raw.length) scratch = new Uint8Array(c.raw.length);
+    let frame: Uint8Array | undefined;
+    try {
+      frame = c.raw.length < 2 ? undefined : scratch.subarray(0, cctx.compress2(scratch.subarray(0, c.raw.length - 1), c.raw));
+    } catch {
+      frame = undefined;
+    }
+    const id = chunkIdToBytes(c.id);
+    const data = frame ?? c.raw;
+    const message = encodeChunkMessage(UploadChunksRequestSchema, 'chunk', { id, compression: frame === undefined ? Compression.NONE : Compression.ZSTD, data, rawLength: c.raw.length });
+    return { id, message, dataBytes: data.length };
+  };
+
+  const batches: ReplayBatch[] = [];
+  for (let b = 0; b < corpus.files.length; b += filesPerCommit) {
+    const chunks = new Map<string, ReplayChunk>();
+    const sink: ChunkSink = {
+      stats: { offered: 0, sent: 0, sentBytes: 0, rawBytes: 0 },
+      add: async (c) => {
+        if (!chunks.has(c.id)) chunks.set(c.id, encode(c));
+      },
+      flush: async () => undefined,
+    };
+    const changes: FileChange[] = b === 0 ? [...dirs] : [];
+    for (const f of corpus.files.slice(b, b + filesPerCommit)) {
+      const sender = createContentSender(sink);
+      await sender.push(await readFile(join(corpusDir, ...f.path.split('/'))));
+      const sent = await sender.finish();
+      changes.push({ path: f.path, type: EntryType.FILE, mode: 0o644, size: BigInt(f.size), contentRoot: chunkIdToBytes(sent.contentRoot) });
+    }
+    changes.sort((x, y) => ((x.path ?? '') < (y.path ?? '') ? -1 : 1));
+    batches.push({ chunks: [...chunks.values()], changes });
+  }
+  return batches;
+}
+
+export interface ReplayTotals {
+  chunksOffered: number;
+  chunksSent: number;
+  bytesSent: number;
+  commits: number;
+}
+
+/**
+ * Replays prepared batches against a controller as an agent's pipeline would: per batch
+ * find-missing, one upload stream of the missing chunks within the granted window, commit.
+ */
+export async function replayIngest(agent: Client<typeof AgentService>, set: string, batches: readonly ReplayBatch[]): Promise<ReplayTotals> {
+  const totals: ReplayTotals = { chunksOffered: 0, chunksSent: 0, bytesSent: 0, commits: 0 };
+  for (const [n, batch] of batches.entries()) {
+    const missing: ReplayChunk[] = [];
+    for (let i = 0; i < batch.chunks.length; i += FIND_MISSING_BATCH) {
+      const part = batch.chunks.slice(i, i + FIND_MISSING_BATCH);
+      const res = await agent.findMissingChunks({ set, ids: part.map((c) => c.id) });
+      for (const idx of res.missingIndexes) missing.push(part[idx]!);
+    }
+    totals.chunksOffered += batch.chunks.length;
+    if (missing.length > 0) {
+      await uploadAll(agent, set, missing);
+      totals.chunksSent += missing.length;
+      totals.bytesSent += missing.reduce((a, c) => a + c.dataBytes, 0);
+    }
+    await agent.commit({ set, epoch: 1n, batchId: `replay-${n}`, changes: [...batch.changes] });
+    totals.commits++;
+  }
+  return totals;
+}
+
+async function uploadAll(agent: Client<typeof AgentService>, set: string, chunks: readonly ReplayChunk[]): Promise<void> {
+  let window = 0;
+  let sent = 0;
+  let acked = 0;
+  let ackedChunks = 0;
+  let wake: (() => void) | undefined;
+  const changed = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const waitForChange = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
+  async function* requests(): AsyncGenerator<RequestOf<typeof UploadChunksRequestSchema>> {
+    yield { msg: { case: 'open', value: { set, requestedWindowBytes: BigInt(WINDOW_BYTES) } } };
+    while (window === 0) await waitForChange();
+    for (const c of chunks) {
+      while (sent - acked > 0 && sent - acked + c.dataBytes > window) await waitForChange();
+      sent += c.dataBytes;
+      yield c.message;
+    }
+    while (ackedChunks < chunks.length) await waitForChange();
+  }
+  for await (const res of agent.uploadChunks(requests())) {
+    if (res.msg.case === 'grant') window = Number(res.msg.value.windowBytes);
+    else if (res.msg.case === 'ack') {
+      acked = Number(res.msg.value.bytes);
+      ackedChunks = Number(res.msg.value.chunks);
+    }
+    changed();
+    if (ackedChunks >= chunks.length) break;
+  }
+  if (ackedChunks < chunks.length) throw new Error(`upload ended after ${ackedChunks} of ${chunks.length} chunks`);
+}
