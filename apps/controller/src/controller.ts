@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HavenError, systemClock } from '@haven/core';
@@ -100,6 +101,9 @@ export async function startController(options: ControllerOptions): Promise<Contr
   const scope = createChunkScope(join(layout.root, 'scope.db'));
   const gcLock = createRwLock();
   const metrics = createControllerMetrics();
+  // Uploads are verified on the cores the main thread does not use (one at least, four at most).
+  const cores = availableParallelism();
+  const ingest = createIngest({ store, catalog, scope, gcLock, clock, verifyThreads: cores < 2 ? 0 : Math.min(4, cores - 1) });
   const context: ControllerContext = {
     site,
     ca,
@@ -108,7 +112,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     store,
     scope,
     gcLock,
-    ingest: createIngest({ store, catalog, scope, gcLock, clock }),
+    ingest,
     enrollment: createEnrollment({ catalog, ca, caFingerprint, clock }),
     callers: createCallerResolver({
       catalog,
@@ -149,6 +153,7 @@ export async function startController(options: ControllerOptions): Promise<Contr
     close: async () => {
       await metricsServer?.close();
       await server.close();
+      await ingest.close();
       await store.sync();
       await store.close();
       scope.close();

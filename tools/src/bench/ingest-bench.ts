@@ -126,7 +126,11 @@ async function checkReadBack(ctl: ControllerProcess, corpus: Corpus): Promise<vo
  * (the agent's work, which in production runs on the protected host), replayed over
  * loopback gRPC + mTLS to a fresh controller: find-missing, upload, verify, store, commit.
  */
-async function controllerCapacity(ctx: BenchContext, corpus: Corpus, corpusDir: string): Promise<{ wallMs: number; controllerCpuMs: number | undefined; senderCpuMs: number; bytesSent: number; chunksSent: number }> {
+async function controllerCapacity(
+  ctx: BenchContext,
+  corpus: Corpus,
+  corpusDir: string,
+): Promise<{ wallMs: number; controllerCpuMs: number | undefined; senderCpuMs: number; bytesSent: number; chunksSent: number; findMissingMs: number; uploadMs: number; commitMs: number }> {
   ctx.log('ingest: preparing upload messages for the controller-capacity replay');
   const batches = await prepareReplay(corpus, corpusDir, COMMIT_FILES, directoriesOf(corpus).map((path) => ({ path, type: EntryType.DIR, mode: 0o755 })));
   const profiler = createChildProfiler(ctx.profileDir, 'controller-replay');
@@ -151,6 +155,9 @@ async function controllerCapacity(ctx: BenchContext, corpus: Corpus, corpusDir: 
       senderCpuMs,
       bytesSent: t.value.bytesSent,
       chunksSent: t.value.chunksSent,
+      findMissingMs: t.value.findMissingMs,
+      uploadMs: t.value.uploadMs,
+      commitMs: t.value.commitMs,
     };
   } finally {
     host?.close();
@@ -245,6 +252,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
         ['wall time (first read -> last commit ack)', `${round(wallMs / 1000, 2)} s`, '', ''],
         ['controller ingest MB/s (agent work done ahead, replayed)', round(capacityRate), `>= ${INGEST_TARGET_MBPS}`, verdict(capacityRate, INGEST_TARGET_MBPS)],
         ['  CPU s per GiB: sender / controller', `${cpuPerGiB(capacity.senderCpuMs)} / ${cpuPerGiB(capacity.controllerCpuMs)}`, '', ''],
+        ['  find-missing / upload / commit (wall)', `${round(capacity.findMissingMs)} / ${round(capacity.uploadMs)} / ${round(capacity.commitMs)} ms`, '', ''],
         ['full pipeline MB/s (agent and controller on these 2 cores)', round(rate), `>= ${INGEST_TARGET_MBPS}`, verdict(rate, INGEST_TARGET_MBPS)],
         ['  CPU s per GiB: agent (this process) / controller', `${cpuPerGiB(agentCpuMs)} / ${cpuPerGiB(controllerCpuMs)}`, '', ''],
         ['data chunks / offered (with list chunks) / sent', `${totals.chunks} / ${totals.offered} / ${totals.sent}`, '', ''],

@@ -81,6 +81,10 @@ export interface ReplayTotals {
   chunksSent: number;
   bytesSent: number;
   commits: number;
+  /** Wall time spent in each step, summed over batches. */
+  findMissingMs: number;
+  uploadMs: number;
+  commitMs: number;
 }
 
 /**
@@ -88,8 +92,9 @@ export interface ReplayTotals {
  * find-missing, one upload stream of the missing chunks within the granted window, commit.
  */
 export async function replayIngest(agent: Client<typeof AgentService>, set: string, batches: readonly ReplayBatch[]): Promise<ReplayTotals> {
-  const totals: ReplayTotals = { chunksOffered: 0, chunksSent: 0, bytesSent: 0, commits: 0 };
+  const totals: ReplayTotals = { chunksOffered: 0, chunksSent: 0, bytesSent: 0, commits: 0, findMissingMs: 0, uploadMs: 0, commitMs: 0 };
   for (const [n, batch] of batches.entries()) {
+    const t0 = performance.now();
     const missing: ReplayChunk[] = [];
     for (let i = 0; i < batch.chunks.length; i += FIND_MISSING_BATCH) {
       const part = batch.chunks.slice(i, i + FIND_MISSING_BATCH);
@@ -97,12 +102,17 @@ export async function replayIngest(agent: Client<typeof AgentService>, set: stri
       for (const idx of res.missingIndexes) missing.push(part[idx]!);
     }
     totals.chunksOffered += batch.chunks.length;
+    const t1 = performance.now();
+    totals.findMissingMs += t1 - t0;
     if (missing.length > 0) {
       await uploadAll(agent, set, missing);
       totals.chunksSent += missing.length;
       totals.bytesSent += missing.reduce((a, c) => a + c.dataBytes, 0);
     }
+    const t2 = performance.now();
+    totals.uploadMs += t2 - t1;
     await agent.commit({ set, epoch: 1n, batchId: `replay-${n}`, changes: [...batch.changes] });
+    totals.commitMs += performance.now() - t2;
     totals.commits++;
   }
   return totals;

@@ -12,6 +12,7 @@ import type { Catalog, Change, CommitResult, ProtectionSet } from '../catalog/ca
 import type { ChunkStore } from '../store/chunk-store.js';
 import type { ChunkScope } from './chunk-scope.js';
 import type { RwLock } from './rw-lock.js';
+import { createUnzstdPool } from './unzstd-pool.js';
 
 /** Largest chunk accepted: FastCDC's max and the largest list chunk. */
 export const MAX_CHUNK_BYTES = Math.max(4 * 1024 * 1024, LIST_CHUNK_MAX_BYTES);
@@ -45,9 +46,19 @@ export interface Ingest {
     changes: readonly Change[];
     label?: string;
   }): Promise<CommitResult>;
+  /** Stops the verification threads. */
+  close(): Promise<void>;
 }
 
-export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope: ChunkScope; gcLock: RwLock; clock: Clock }): Ingest {
+export function createIngest(deps: {
+  store: ChunkStore;
+  catalog: Catalog;
+  scope: ChunkScope;
+  gcLock: RwLock;
+  clock: Clock;
+  /** Threads that decompress and hash uploaded zstd chunks (0: on the calling thread). */
+  verifyThreads?: number;
+}): Ingest {
   const { store, catalog, scope, gcLock } = deps;
   const dctx = new zstd.DCtx();
   /**
@@ -58,37 +69,68 @@ export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope:
    */
   let scratch = new Uint8Array(0);
 
-  /** The verified plaintext; a compressed chunk's is a view of `scratch`, valid until the next call. */
-  function verify(chunk: UploadedChunk): Uint8Array {
+  function checkLimits(chunk: UploadedChunk): void {
     if (chunk.rawLength > MAX_CHUNK_BYTES) {
       throw new HavenError('RESOURCE_EXHAUSTED', `chunk ${chunk.id} is ${chunk.rawLength} bytes; the limit is ${MAX_CHUNK_BYTES}`);
     }
-    let raw: Uint8Array;
     if (chunk.compressed) {
       // Check the declared size before decompressing: a small frame can claim gigabytes.
       const declared = zstdFrameContentSize(chunk.data);
       if (declared !== chunk.rawLength) {
         throw new HavenError('CORRUPT', `chunk ${chunk.id}: zstd frame declares ${String(declared)} bytes, raw_length says ${chunk.rawLength}`);
       }
-      // At most MAX_CHUNK_BYTES (checked above).
-      if (scratch.length < chunk.rawLength) scratch = new Uint8Array(chunk.rawLength);
-      try {
-        // Room for exactly rawLength bytes: a frame that holds more fails here ("too small").
-        raw = scratch.subarray(0, dctx.decompress(scratch.subarray(0, chunk.rawLength), chunk.data));
-      } catch (err) {
-        throw new HavenError('CORRUPT', `chunk ${chunk.id}: data does not decompress`, { cause: err });
-      }
-    } else {
-      raw = chunk.data;
     }
+  }
+
+  /** Decompresses a frame of exactly `rawLength` bytes into `scratch`: a view valid until the next call. */
+  function unzstdHere(frame: Uint8Array, rawLength: number): { raw: Uint8Array; id: ChunkId } {
+    // At most MAX_CHUNK_BYTES (checked before).
+    if (scratch.length < rawLength) scratch = new Uint8Array(rawLength);
+    let raw: Uint8Array;
+    try {
+      // Room for exactly rawLength bytes: a frame that holds more fails here ("too small").
+      raw = scratch.subarray(0, dctx.decompress(scratch.subarray(0, rawLength), frame));
+    } catch (err) {
+      throw new HavenError('CORRUPT', 'data does not decompress', { cause: err });
+    }
+    return { raw, id: chunkIdOf(raw) };
+  }
+
+  const pool = (deps.verifyThreads ?? 0) > 0 ? createUnzstdPool({ threads: deps.verifyThreads ?? 0, fallback: unzstdHere }) : undefined;
+
+  /** Refuses plaintext that is not what the chunk claims. */
+  function checkPlain(chunk: UploadedChunk, raw: Uint8Array, actual: ChunkId): void {
     if (raw.length !== chunk.rawLength) {
       throw new HavenError('CORRUPT', `chunk ${chunk.id}: ${raw.length} bytes, raw_length says ${chunk.rawLength}`);
     }
-    const actual = chunkIdOf(raw);
     if (actual !== chunk.id) {
       throw new HavenError('CORRUPT', `chunk ${chunk.id}: content hashes to ${actual}; refused`, { details: { chunkId: chunk.id } });
     }
-    return raw;
+  }
+
+  /**
+   * Verifies a chunk and hands its plaintext to `use` (valid only during use's synchronous
+   * part: it may live in reused memory). Compressed chunks are decompressed and hashed on
+   * the pool's threads when there is one.
+   */
+  async function verified<T>(chunk: UploadedChunk, use: (raw: Uint8Array) => T): Promise<T> {
+    checkLimits(chunk);
+    const check = (raw: Uint8Array, id: ChunkId): T => {
+      checkPlain(chunk, raw, id);
+      return use(raw);
+    };
+    if (!chunk.compressed) return check(chunk.data, chunkIdOf(chunk.data));
+    try {
+      if (pool !== undefined) return await pool.run(chunk.data, chunk.rawLength, check);
+      const r = unzstdHere(chunk.data, chunk.rawLength);
+      return check(r.raw, r.id);
+    } catch (err) {
+      // Name the chunk in errors from decompression.
+      if (err instanceof HavenError && err.code === 'CORRUPT' && !err.message.startsWith('chunk ')) {
+        throw new HavenError('CORRUPT', `chunk ${chunk.id}: ${err.message}`, { cause: err.cause });
+      }
+      throw err;
+    }
   }
 
   /** Every chunk a content root reaches (list chunks and data chunks) that the set lacks. */
@@ -145,13 +187,16 @@ export function createIngest(deps: { store: ChunkStore; catalog: Catalog; scope:
     },
 
     async accept(set, chunk) {
-      // No await between verify() and put(): `raw` may be the scratch buffer.
-      const raw = verify(chunk);
-      // An agent uploads a chunk raw exactly when zstd did not shrink it, so the store need not
-      // try again. An agent that lies only costs space: the bytes were verified above.
-      const res = await store.put(chunk.id, chunk.compressed ? { raw, zstd: chunk.data } : { raw, incompressible: true });
+      // put() is called within verified()'s callback: `raw` may be reused memory, and put()
+      // is done with it when it returns. An agent uploads a chunk raw exactly when zstd did
+      // not shrink it, so the store need not try again; an agent that lies only costs space.
+      const res = await verified(chunk, (raw) => store.put(chunk.id, chunk.compressed ? { raw, zstd: chunk.data } : { raw, incompressible: true }));
       scope.add(set.name, [chunk.id]);
       return { storedBytes: res.storedBytes };
+    },
+
+    close: async () => {
+      await pool?.close();
     },
 
     async commit(req) {
