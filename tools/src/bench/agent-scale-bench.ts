@@ -147,7 +147,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
     const scanned = num(done, 'scanned');
     const queued = num(done, 'new') + num(done, 'modified') + num(done, 'deleted');
     const toReconcileDone = done.timeMs - t0;
-    // The set worker sets up the watcher (chokidar walks and watches every entry), then scans.
+    // The set worker sets up the watcher (it lists and watches every directory), then scans.
     const watcherSetupMs = protecting === undefined ? Number.NaN : done.timeMs - reconcileLogMs - protecting.timeMs;
     const cont = await waitContinuous(admin, 120_000);
     const toContinuous = Date.now() - t0;
@@ -206,7 +206,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
       notes: [
         'rchar counts every read(2) of the agent: node and its modules, the state DB, the scan; reading contents would cost the whole tree',
         `RSS sampled every ${RSS_SAMPLE_EVERY_MS} ms while the agent watches the settled tree (max of both windows: ${mib(rssMax)})`,
-        'the watcher holds one inotify watch per file and directory; the limit (fs.inotify.max_user_watches) is shared by every process of the user',
+        'the watcher holds one inotify watch per directory (files take none); the limit (fs.inotify.max_user_watches) is shared by every process of the user',
       ],
       data,
     };

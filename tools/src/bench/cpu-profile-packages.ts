@@ -29,7 +29,7 @@ const SPECIAL: Record<string, string> = {
 /**
  * The package (node_modules/<name>), workspace project (apps/agent, libs/core, ...) or Node
  * module (node:fs, ...) a script belongs to. Coarser than functions, finer than the
- * categories of cpu-profile-summary.ts: it names third-party code such as chokidar, which
+ * categories of cpu-profile-summary.ts: it names third-party code such as @grpc/grpc-js, which
  * a category table folds into "other JS".
  */
 export function packageOf(url: string): string {

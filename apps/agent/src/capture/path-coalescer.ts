@@ -4,7 +4,7 @@ import { HavenError, invalidArgument } from '@haven/core';
  * Turns a burst of file events into one callback: paths are collected in a set and
  * delivered `debounceMs` after the last one, but never later than `maxDelayMs` after the
  * first, so a directory that changes without pause still gets captured. Errors are
- * coalesced the same way (a full watch table fails once per file), one per window.
+ * coalesced the same way (a full watch table fails once per directory), one per window.
  */
 
 export interface PathCoalescerOptions {

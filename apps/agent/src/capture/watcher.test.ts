@@ -3,6 +3,8 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -55,6 +57,28 @@ async function start(exclude?: ExcludePredicate, debounceMs = 50): Promise<void>
 }
 
 const seenSince = (mark: number): Set<string> => new Set(batches.slice(mark).flat());
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** inotify watches this process holds (one `inotify wd:` line per watch in fdinfo). */
+function inotifyWatches(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fdinfo')) {
+    try {
+      n += readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return n;
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 1500): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
 
 /** Runs `op` and resolves with how long it took until every path in `expected` was reported. */
 async function reported(op: () => void, expected: string[], timeoutMs = 1500): Promise<number> {
@@ -97,11 +121,15 @@ describe('createWatcher', () => {
       () => renameSync(join(root, 'd1'), join(root, 'd2')),
       ['d1', 'd2', 'd2/inner', 'd2/inner/f'],
     );
+    latency.inMovedDir = await reported(() => writeFileSync(join(root, 'd2/inner/g'), 'x'), ['d2/inner/g']);
     latency.symlink = await reported(() => symlinkSync('b.txt', join(root, 'ln')), ['ln']);
+    // A file created in a new directory before any watch can be on it: the directory itself
+    // is reported (the consumer reconciles a directory it did not know) and so is the file.
     latency.nested = await reported(() => {
       mkdirSync(join(root, 'empty/sub'));
       writeFileSync(join(root, 'empty/sub/x'), 'x');
     }, ['empty', 'empty/sub', 'empty/sub/x']);
+    latency.nestedLater = await reported(() => writeFileSync(join(root, 'empty/sub/y'), 'y'), ['empty/sub/y']);
     latency.delete = await reported(() => unlinkSync(join(root, 'b.txt')), ['b.txt']);
     latency.deleteDir = await reported(() => rmSync(join(root, 'd2'), { recursive: true }), ['d2']);
 
@@ -136,6 +164,66 @@ describe('createWatcher', () => {
     expect([...all].filter((p) => p.startsWith('cache') || p.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('watches a tree created or moved in after start, at every depth', async () => {
+    mkdirSync(join(base, 'outside/m1/m2'), { recursive: true });
+    writeFileSync(join(base, 'outside/m1/m2/old'), 'x');
+    await start();
+    // Created in one go, faster than any watch can be added on the way down.
+    await reported(() => {
+      mkdirSync(join(root, 't/a/b/c'), { recursive: true });
+      writeFileSync(join(root, 't/a/b/c/deep'), 'x');
+      writeFileSync(join(root, 't/top'), 'x');
+    }, ['t', 't/a', 't/a/b', 't/a/b/c', 't/a/b/c/deep', 't/top']);
+    await reported(() => renameSync(join(base, 'outside/m1'), join(root, 't/a/m1')), ['t/a', 't/a/m1', 't/a/m1/m2', 't/a/m1/m2/old']);
+    // Every new directory is watched now.
+    await reported(() => {
+      writeFileSync(join(root, 't/a/b/c/later'), 'x');
+      writeFileSync(join(root, 't/a/m1/m2/later'), 'x');
+      mkdirSync(join(root, 't/a/b/c/d'));
+    }, ['t/a/b/c/later', 't/a/m1/m2/later', 't/a/b/c/d']);
+    await reported(() => writeFileSync(join(root, 't/a/b/c/d/last'), 'x'), ['t/a/b/c/d/last']);
+    expect(errors).toEqual([]);
+  });
+
+  it('follows a directory replaced under the same name, and drops one moved away', async () => {
+    mkdirSync(join(root, 'r'));
+    mkdirSync(join(root, 'gone/sub'), { recursive: true });
+    await start();
+    await reported(() => {
+      rmSync(join(root, 'r'), { recursive: true });
+      mkdirSync(join(root, 'r'));
+    }, ['r']);
+    // The new 'r' is another inode: without a watch of its own this would go unseen.
+    await reported(() => writeFileSync(join(root, 'r/in-new'), 'x'), ['r/in-new']);
+
+    await reported(() => renameSync(join(root, 'gone'), join(base, 'away')), ['gone']);
+    const mark = batches.length;
+    writeFileSync(join(base, 'away/sub/x'), 'x');
+    await reported(() => writeFileSync(join(root, 'marker'), 'x'), ['marker']);
+    await sleep(100);
+    expect([...seenSince(mark)].filter((p) => p.startsWith('gone') || p.startsWith('away'))).toEqual([]);
+  });
+
+  it('puts inotify watches on directories only, never on excluded ones, and releases them', async () => {
+    for (const d of ['a', 'b', 'b/c', 'cache', 'cache/deep']) mkdirSync(join(root, d));
+    for (let i = 0; i < 50; i++) {
+      writeFileSync(join(root, `a/f${i}`), 'x');
+      writeFileSync(join(root, `cache/f${i}`), 'x');
+    }
+    symlinkSync('a', join(root, 'link-to-dir'));
+    const before = inotifyWatches();
+    await start((p, isDir) => isDir && p === 'cache');
+    // The root, a, b and b/c: no file, no symlink, nothing under the excluded directory.
+    expect(inotifyWatches() - before).toBe(4);
+    mkdirSync(join(root, 'b/c/new'));
+    await until('a watch on the new directory', () => inotifyWatches() - before === 5);
+    rmSync(join(root, 'b'), { recursive: true });
+    await until('the watches of the removed directories to go', () => inotifyWatches() - before === 2);
+    await watcher?.close();
+    watcher = undefined;
+    expect(inotifyWatches()).toBe(before);
+  });
+
   it('delivers what it collected on close and nothing after', async () => {
     await start(undefined, 10_000);
     await new Promise((r) => setTimeout(r, 50));
@@ -156,10 +244,11 @@ describe('createWatcher', () => {
   });
 
   it('reports a full inotify watch table through onError and marks itself degraded', async () => {
-    // A user namespace gets its own inotify watch limit; 20 watches for 60 entries.
+    // A user namespace gets its own inotify watch limit: 20 watches for 64 directories
+    // (files take none).
     for (let d = 0; d < 3; d++) {
-      mkdirSync(join(root, `d${d}`));
-      for (let f = 0; f < 20; f++) writeFileSync(join(root, `d${d}/f${f}`), 'x');
+      for (let s = 0; s < 20; s++) mkdirSync(join(root, `d${d}/s${s}`), { recursive: true });
+      writeFileSync(join(root, `d${d}/f`), 'x');
     }
     const LIMIT = '/proc/sys/user/max_inotify_watches';
     const watcherUrl = pathToFileURL(join(import.meta.dirname, 'watcher.ts')).href;

@@ -2,8 +2,11 @@ import { buildContentRoot, chunkIdOf, createFastCdc } from '@haven/core';
 import type { ChunkId, DataChunkRef, FastCdcOptions } from '@haven/core';
 import type { ChunkUploader, PendingChunk, UploadStats } from '../uplink/chunk-uploader.js';
 
-/** Bytes of chunks gathered before they are offered to the controller in one round. */
-const UPLOAD_ROUND_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes of chunks gathered before they are offered to the controller in one round. One
+ * round uploads while the next gathers, so about twice this is held.
+ */
+const UPLOAD_ROUND_BYTES = 16 * 1024 * 1024;
 /** Chunks gathered before a round even if they are small (many small files). */
 const UPLOAD_ROUND_CHUNKS = 4096;
 
@@ -26,7 +29,7 @@ export interface ChunkSink {
 }
 
 export interface ChunkSinkOptions {
-  /** Bytes gathered before a round is uploaded (default 32 MiB). */
+  /** Bytes gathered before a round is uploaded (default 16 MiB). */
   roundBytes?: number;
   /** Chunks gathered before a round is uploaded, however small (default 4096). */
   roundChunks?: number;
