@@ -14,6 +14,7 @@ import { createWatcher, metaChanged, readFileStable, reconcile, resolveRoot, sta
 import type { EntryMeta, KnownUpsert, PendingItem, StateDb, Watcher } from '../capture/index.js';
 import type { ChunkUploader } from '../uplink/chunk-uploader.js';
 import type { Uplink } from '../uplink/uplink.js';
+import { releaseMemory } from './release-memory.js';
 import { createChunkSink, createContentSender } from './send-content.js';
 import type { ChunkSink } from './send-content.js';
 
@@ -72,6 +73,8 @@ const DEFAULT_DEBOUNCE_MS = 50;
  */
 const MAX_CAPTURE_DELAY_MS = 200;
 const DEGRADED_RESCAN_MS = 60_000;
+/** Paths sent since the last full GC after which an idle worker runs one (see releaseMemory). */
+const RELEASE_AFTER_PATHS = 5000;
 const RESCAN_TICK_MS = 5_000;
 type ChangeInit = MessageInitShape<typeof FileChangeSchema>;
 
@@ -129,6 +132,7 @@ export function createSetWorker(deps: {
   let rescanTimer: NodeJS.Timeout | undefined;
   const idleWaiters = new Set<() => void>();
   let backlog = { bytes: 0, atMs: 0 };
+  let pathsSinceRelease = 0;
 
   const poke = (): void => {
     const w = wake;
@@ -292,6 +296,7 @@ export function createSetWorker(deps: {
   async function drainOnce(): Promise<boolean> {
     const items = db.nextPending(set, BATCH_PATHS);
     if (items.length === 0) return false;
+    pathsSinceRelease += items.length;
     const t0 = deps.clock.now();
     const sink = createChunkSink(deps.uploader, set);
     const { changes, upserts, deletes, done, deferred } = await prepare(items, sink);
@@ -353,6 +358,10 @@ export function createSetWorker(deps: {
         if (!worked) {
           for (const w of idleWaiters) w();
           idleWaiters.clear();
+          if (pathsSinceRelease >= RELEASE_AFTER_PATHS) {
+            pathsSinceRelease = 0;
+            releaseMemory();
+          }
           await sleep(RETRY_MS);
         }
       } catch (err) {
