@@ -17,8 +17,8 @@ const MAX_COMMIT_CHANGES = 10_000;
 const MAX_DOWNLOAD_IDS = 1024;
 const STATUS_PERSIST_MS = 10_000;
 const TOUCH_EVERY_MS = 10_000;
-/** Chunks of one upload stream verified and stored concurrently. */
-const UPLOAD_PIPELINE = 8;
+/** Chunks of one upload stream verified and stored concurrently (the verify threads keep a few each). */
+const UPLOAD_PIPELINE = 16;
 
 /** The host's own set, or PERMISSION_DENIED / NOT_FOUND. */
 export function ownSet(ctx: ControllerContext, host: Host, name: string): ProtectionSet {

@@ -19,8 +19,8 @@ export interface UnzstdPool {
   close(): Promise<void>;
 }
 
-/** Chunks in flight per worker: one being worked on and one queued, so it never waits. */
-const SLOTS_PER_WORKER = 2;
+/** Chunks in flight per worker: one being worked on and the next ones queued, so it never waits. */
+const SLOTS_PER_WORKER = 4;
 
 interface Slot {
   readonly worker: number;
