@@ -1,3 +1,4 @@
+import type { EncodedMessage } from './encoded-message.js';
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type {
   Server,
@@ -56,7 +57,7 @@ export type UnaryImpl<I extends DescMethodUnary> = (
 export type ServerStreamingImpl<M extends DescMethodServerStreaming> = (
   request: MessageShape<M['input']>,
   ctx: HandlerContext,
-) => AsyncIterable<MessageInitShape<M['output']>>;
+) => AsyncIterable<MessageInitShape<M['output']> | EncodedMessage<M['output']>>;
 
 /**
  * Request streams end when the client half-closes. A grpc-js client that cancels
@@ -72,7 +73,7 @@ export type ClientStreamingImpl<M extends DescMethodClientStreaming> = (
 export type BiDiStreamingImpl<M extends DescMethodBiDiStreaming> = (
   requests: AsyncIterable<MessageShape<M['input']>>,
   ctx: HandlerContext,
-) => AsyncIterable<MessageInitShape<M['output']>>;
+) => AsyncIterable<MessageInitShape<M['output']> | EncodedMessage<M['output']>>;
 
 /** The handler type for one method, chosen by its RPC shape. */
 export type MethodImpl<M extends DescMethod> =

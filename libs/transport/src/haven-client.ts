@@ -19,7 +19,7 @@ export interface HavenConnection {
  * (restores, replication reads) stall on Node's 64 KiB default the same way uploads do on
  * the server (see SERVER_STREAM_WINDOW_BYTES).
  */
-export const CLIENT_WINDOW_BYTES = 4 * 1024 * 1024;
+export const CLIENT_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /**
  * Connects over mutual TLS pinned to the site CA (or plaintext for tests of the

@@ -64,10 +64,27 @@ export interface PeerIdentity {
   issuerPem: string;
 }
 
+/** A certificate already checked against a set of trusted CAs. */
+interface VerifiedPeer {
+  readonly trusted: string;
+  readonly identity: PeerIdentity;
+  readonly validFromMs: number;
+  readonly validToMs: number;
+}
+
+/** Verified peers by certificate DER (base64); bounded, cleared when full. */
+const verifiedPeers = new Map<string, VerifiedPeer>();
+const VERIFIED_PEERS_MAX = 4096;
+
 /**
  * The verified identity of a call's TLS peer, or undefined when it presented no
  * certificate. A certificate not issued by one of `trustedCaPems` (or expired) is
  * UNAUTHENTICATED: the handshake lets it through only so that enrollment can work.
+ *
+ * Every call asks, and parsing and verifying the certificates costs about a millisecond,
+ * which a restore fetching chunks in many small calls paid over and over (a tenth of the
+ * controller's CPU). So a certificate verified against the same trusted CAs is
+ * remembered; its validity period is still checked on every call.
  */
 export function peerIdentity(
   peerCert: PeerCertificate | undefined,
@@ -75,13 +92,26 @@ export function peerIdentity(
   nowMs = Date.now(),
 ): PeerIdentity | undefined {
   if (peerCert === undefined || peerCert.raw === undefined || Object.keys(peerCert).length === 0) return undefined;
+  const key = peerCert.raw.toString('base64');
+  const trusted = trustedCaPems.join('\n');
+  const known = verifiedPeers.get(key);
+  if (known !== undefined && known.trusted === trusted) {
+    if (known.validFromMs <= nowMs && nowMs <= known.validToMs) return known.identity;
+    throw new HavenError('UNAUTHENTICATED', 'client certificate is not issued by a trusted CA or has expired');
+  }
   const cert = new X509Certificate(peerCert.raw);
-  const validNow = Date.parse(cert.validFrom) <= nowMs && nowMs <= Date.parse(cert.validTo);
+  const validFromMs = Date.parse(cert.validFrom);
+  const validToMs = Date.parse(cert.validTo);
+  const validNow = validFromMs <= nowMs && nowMs <= validToMs;
   for (const caPem of trustedCaPems) {
     const ca = new X509Certificate(caPem);
-    if (validNow && cert.checkIssued(ca) && cert.verify(ca.publicKey)) {
+    if (cert.checkIssued(ca) && cert.verify(ca.publicKey)) {
       const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1] ?? '';
-      return { commonName: cn, fingerprint: fingerprintOfDer(cert.raw), issuerPem: caPem };
+      const identity = { commonName: cn, fingerprint: fingerprintOfDer(cert.raw), issuerPem: caPem };
+      if (verifiedPeers.size >= VERIFIED_PEERS_MAX) verifiedPeers.clear();
+      verifiedPeers.set(key, { trusted, identity, validFromMs, validToMs });
+      if (validNow) return identity;
+      break;
     }
   }
   throw new HavenError('UNAUTHENTICATED', 'client certificate is not issued by a trusted CA or has expired');
