@@ -279,6 +279,37 @@ describe(`retention and gc (seed ${SEED})`, () => {
     expect((await runVerify(admin)).damagedChunks).toBe(0n);
     await expectAllPoints();
   });
+
+  it('keeps the chunks of an upload still in progress through a gc with the default grace', async () => {
+    await admin.createSet({ spec: { name: 'grace', host: 'web-1', source: { case: 'path', value: '/srv/grace' } } });
+    // Uploaded, not committed yet: unreferenced, but recent.
+    const pending = rnd.bytes(3 * MiB);
+    const sent = await sendContent(uploader, 'grace', bytesOf(pending));
+    expect(sent.stats.sent).toBeGreaterThan(1);
+    const ids = [...contentChunks(pending).all];
+    // The first gc leaves them alone as not yet synced, and syncs them as it ends; the
+    // second finds them stored, unreferenced, and touched within the grace.
+    await runGc(admin, { grace: 0 });
+    await runGc(admin, { grace: 'default' });
+    expect(await missingOf('grace', ids)).toEqual([]);
+    const { seq } = await agent.commit({
+      set: 'grace',
+      epoch: 1n,
+      batchId: 'g1',
+      changes: [{ path: 'big.bin', type: EntryType.FILE, mode: 0o644, size: BigInt(pending.length), contentRoot: chunkIdToBytes(sent.contentRoot) }],
+    });
+    expect((await readFileBytes(admin, 'grace', 'big.bin', Number(seq))).equals(pending)).toBe(true);
+
+    // Without the grace, an upload nobody committed is garbage like any other.
+    const abandoned = rnd.bytes(2 * MiB);
+    await sendContent(uploader, 'grace', bytesOf(abandoned));
+    const gone = [...contentChunks(abandoned).all];
+    // Chunks not yet synced are left to the next gc (it syncs them at the end of this one).
+    await runGc(admin, { grace: 0 });
+    await runGc(admin, { grace: 0 });
+    expect((await missingOf('grace', gone)).sort()).toEqual([...gone].sort());
+    expect((await readFileBytes(admin, 'grace', 'big.bin', Number(seq))).equals(pending)).toBe(true);
+  });
 });
 
 /** Listing at every point, and each file's bytes at every point. */

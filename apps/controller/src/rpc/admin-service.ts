@@ -15,6 +15,11 @@ const LIST_BATCH = 1000;
 const MAX_READ_IDS = 1024;
 const READ_PIECE = 1024 * 1024;
 const DEFAULT_TOKEN_TTL_MS = 3_600_000;
+/**
+ * Unreferenced chunks touched this recently survive a gc: an upload in progress (a huge
+ * file can take hours) commits after it, and its chunks must still be there.
+ */
+const DEFAULT_GC_GRACE_MS = 3_600_000;
 
 
 export function createAdminService(ctx: ControllerContext): Partial<ServiceImpl<typeof AdminService>> {
@@ -325,13 +330,15 @@ export function createAdminService(ctx: ControllerContext): Partial<ServiceImpl<
       });
     },
 
-    async gc(_req, call) {
+    async gc(req, call) {
       return audited(call, 'gc', '', (actor) => {
+        const graceMs = req.grace === undefined ? DEFAULT_GC_GRACE_MS : Number(req.grace.seconds) * 1000 + Math.floor(req.grace.nanos / 1e6);
+        if (!(graceMs >= 0)) throw new HavenError('INVALID_ARGUMENT', 'gc grace must not be negative');
         const job = ctx.jobs.runLocal({
           kind: JobKind.GC,
           actor,
           description: 'garbage collection',
-          run: async (j) => ({ result: { case: 'gc', value: await collectGarbage(ctx, { signal: j.signal, progress: j.progress }) } }),
+          run: async (j) => ({ result: { case: 'gc', value: await collectGarbage(ctx, { signal: j.signal, progress: j.progress, graceMs }) } }),
         });
         return { job: jobToProto(job) };
       });

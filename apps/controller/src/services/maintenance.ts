@@ -168,7 +168,15 @@ export function pruneSets(deps: MaintenanceDeps, options: { dryRun: boolean; set
  * mark — its roots are live in the catalog — or after it, and then every chunk it relied
  * on was put or touched at the new generation and survives the sweep.
  */
-export async function collectGarbage(deps: MaintenanceDeps, options: { signal: AbortSignal; progress: Progress }): Promise<GcReport> {
+export async function collectGarbage(
+  deps: MaintenanceDeps,
+  options: {
+    signal: AbortSignal;
+    progress: Progress;
+    /** Unreferenced chunks put or deduplicated against within this span are kept (default 0). */
+    graceMs?: number;
+  },
+): Promise<GcReport> {
   const { store, catalog, gcLock } = deps;
   const started = deps.clock.now();
   const generation = await gcLock.exclusive(() => store.beginGcGeneration());
@@ -194,7 +202,11 @@ export async function collectGarbage(deps: MaintenanceDeps, options: { signal: A
     throw new HavenError('FAILED_PRECONDITION', `${unreadable} content list(s) are unreadable; run \`haven verify\` before gc`);
   }
   options.progress({ phase: 'sweep', doneUnits: BigInt(live.size), unit: 'live chunks', fraction: 0.6 });
-  const swept = await store.sweep(generation, (id) => live.has(id));
+  // Generations are the store's only record of when a chunk was last touched: with a grace,
+  // everything touched since the previous gc is kept (the generation now ending was current
+  // within the grace), and so is every older generation that was current within it.
+  const graceMs = options.graceMs ?? 0;
+  const swept = await store.sweep(generation, (id) => live.has(id), graceMs > 0 ? { keepTouchedSinceMs: deps.clock.now() - graceMs } : {});
   options.progress({ phase: 'compact', fraction: 0.8 });
   const compacted = await store.compact();
   return {

@@ -259,6 +259,26 @@ export function describeChunkStoreContract(name: string, factory: () => Promise<
       expect(await codeOf(store.sweep(gen + 100, () => true))).toBe('INVALID_ARGUMENT');
     });
 
+    it('keeps unreferenced chunks of generations still current at keepTouchedSinceMs', async () => {
+      const [early, recent] = [chunk(mixed(21_000)), chunk(mixed(22_000))];
+      await store.put(early.id, { raw: early.raw });
+      await store.sync();
+      const g1 = await store.beginGcGeneration();
+      await store.put(recent.id, { raw: recent.raw });
+      await store.sync();
+      const g2 = await store.beginGcGeneration();
+      // Every generation began after "the beginning of time": everything unreferenced is kept.
+      expect(await store.sweep(g2, () => false, { keepTouchedSinceMs: -1 })).toMatchObject({ deletedChunks: 0 });
+      expect(await store.has([early.id, recent.id])).toEqual([true, true]);
+      // No generation began after a time still to come: nothing is kept by the grace.
+      const g3 = await store.beginGcGeneration();
+      expect(g3).toBeGreaterThan(g1);
+      expect(await store.sweep(g3, () => false, { keepTouchedSinceMs: Number.MAX_SAFE_INTEGER })).toMatchObject({ deletedChunks: 2 });
+      expect(await codeOf(store.get(early.id))).toBe('NOT_FOUND');
+      expect(await codeOf(store.get(recent.id))).toBe('NOT_FOUND');
+      expect(await codeOf(store.sweep(g3, () => false, { keepTouchedSinceMs: Number.NaN }))).toBe('INVALID_ARGUMENT');
+    });
+
     it('compaction keeps every live chunk readable', async () => {
       const chunks = Array.from({ length: 60 }, (_, i) => chunk(i % 3 ? randomBytes(30_000) : mixed(30_000)));
       for (const c of chunks) await store.put(c.id, { raw: c.raw });

@@ -45,6 +45,16 @@ export interface SweepResult {
   readonly deletedBytes: number;
 }
 
+export interface SweepOptions {
+  /**
+   * Also keep every chunk that may have been put or has()-hit at or after this time
+   * (epoch ms), live or not: the chunks of an upload still in progress, whose commit is
+   * yet to come. The store knows when each generation began, so it keeps every generation
+   * that was still current at that time.
+   */
+  readonly keepTouchedSinceMs?: number;
+}
+
 export interface CompactOptions {
   /** Rewrite a pack when at least this fraction of its bytes is dead (0 < r <= 1; default 0.5). */
   readonly minDeadRatio?: number;
@@ -125,8 +135,11 @@ export interface ChunkStore {
   /** Starts a GC generation and returns its number; generations only grow, across restarts too. */
   beginGcGeneration(): Promise<number>;
 
-  /** Deletes the chunks that are neither live nor put/touched at generation >= `generation`. */
-  sweep(generation: number, isLive: (id: ChunkId) => boolean): Promise<SweepResult>;
+  /**
+   * Deletes the chunks that are neither live nor put/touched at generation >= `generation`
+   * (nor, with `keepTouchedSinceMs`, at a generation still current at that time).
+   */
+  sweep(generation: number, isLive: (id: ChunkId) => boolean, options?: SweepOptions): Promise<SweepResult>;
 
   /** Rewrites storage to drop deleted chunks; live chunks stay readable throughout. */
   compact(options?: CompactOptions): Promise<CompactResult>;

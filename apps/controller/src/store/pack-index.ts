@@ -122,6 +122,7 @@ export class PackIndex {
     setMeta: Statement<[string, number]>;
   };
   private readonly commitTx: (commit: IndexCommit) => void;
+  private readonly setGenerationTx: (gen: number, nowMs: number) => void;
   private readonly deleteOlderTx: (
     rows: readonly { id: Buffer; length: number }[],
     generation: number,
@@ -184,6 +185,10 @@ export class PackIndex {
       for (const r of commit.relocations) this.stmt.relocate.run(r.toPack, r.toPos, r.id, r.fromPack, r.fromPos);
       for (const [hex, gen] of commit.touches) this.stmt.touch.run(gen, Buffer.from(hex, 'hex'), gen);
     });
+    this.setGenerationTx = db.transaction((gen: number, nowMs: number) => {
+      this.stmt.setMeta.run('gc_generation', gen);
+      this.stmt.setMeta.run(`gc_generation_started:${gen}`, nowMs);
+    });
     this.deleteOlderTx = db.transaction((rows: readonly { id: Buffer; length: number }[], generation: number) => {
       let count = 0;
       let bytes = 0;
@@ -209,8 +214,14 @@ export class PackIndex {
     return this.stmt.getMeta.get('gc_generation')?.value ?? 1;
   }
 
-  setGeneration(gen: number): void {
-    this.stmt.setMeta.run('gc_generation', gen);
+  /** Makes `gen` the current generation, begun at `nowMs`. */
+  setGeneration(gen: number, nowMs: number): void {
+    this.setGenerationTx(gen, nowMs);
+  }
+
+  /** When generation `gen` began; undefined for generation 1 and stores older than this record. */
+  generationStartedMs(gen: number): number | undefined {
+    return this.stmt.getMeta.get(`gc_generation_started:${gen}`)?.value;
   }
 
   listPage(after: Buffer, limit: number): ListedRow[] {

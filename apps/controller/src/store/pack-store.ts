@@ -11,6 +11,7 @@ import type {
   ChunkStoreStats,
   CompactOptions,
   CompactResult,
+  SweepOptions,
   PutResult,
   SweepResult,
 } from './chunk-store.js';
@@ -289,18 +290,27 @@ class PackStoreImpl implements PackStore {
     return this.run(async () => {
       this.checkWritable();
       const next = this.generation + 1;
-      this.index.setGeneration(next);
+      this.index.setGeneration(next, this.clock.now());
       this.generation = next;
       return next;
     });
   }
 
-  sweep(generation: number, isLive: (id: ChunkId) => boolean): Promise<SweepResult> {
+  sweep(requested: number, isLive: (id: ChunkId) => boolean, options: SweepOptions = {}): Promise<SweepResult> {
     return this.run(() =>
       this.exclusive(async () => {
         this.checkWritable();
-        if (!Number.isInteger(generation) || generation < 1 || generation > this.generation) {
+        if (!Number.isInteger(requested) || requested < 1 || requested > this.generation) {
           throw new HavenError('INVALID_ARGUMENT', `sweep generation must be one begun already (1..${this.generation})`);
+        }
+        const since = options.keepTouchedSinceMs;
+        if (since !== undefined && !Number.isFinite(since)) throw new HavenError('INVALID_ARGUMENT', 'keepTouchedSinceMs must be a time in ms');
+        // Generation g - 1 was current until g began: if that was after `since`, its chunks
+        // may have been touched after it too, and are kept (down to generation 1, whose
+        // successor's start is unknown only in stores older than this record: kept too).
+        let generation = requested;
+        if (since !== undefined) {
+          while (generation > 1 && (this.index.generationStartedMs(generation) ?? Number.POSITIVE_INFINITY) > since) generation--;
         }
         let deletedChunks = 0;
         let deletedBytes = 0;

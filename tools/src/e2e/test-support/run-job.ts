@@ -1,3 +1,4 @@
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { expect } from 'vitest';
 import { JobState } from '@haven/proto';
 import type { GcReport, Job, PruneReport, VerifyReport } from '@haven/proto';
@@ -32,8 +33,13 @@ export async function runPrune(admin: AdminClient, request: { dryRun: boolean; s
   return job.result.result.value;
 }
 
-export async function runGc(admin: AdminClient): Promise<GcReport> {
-  const job = succeeded(await runJob(admin, admin.gc({})));
+/**
+ * Runs a gc to completion. Tests sweep with no grace unless they say otherwise (`grace:
+ * 'default'` leaves it to the controller), so every unreferenced chunk goes at once.
+ */
+export async function runGc(admin: AdminClient, options: { grace?: 'default' | number } = {}): Promise<GcReport> {
+  const grace = options.grace ?? 0;
+  const job = succeeded(await runJob(admin, admin.gc(grace === 'default' ? {} : { grace: durationFromMs(grace) })));
   if (job.result?.result.case !== 'gc') throw new Error(`gc job ${job.id} has no gc report`);
   return job.result.result.value;
 }

@@ -1,3 +1,5 @@
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { parseDurationMs } from '@haven/runtime';
 import { HavenError } from '@haven/core';
 import { GcResponseSchema, PruneResponseSchema, VerifyResponseSchema } from '@haven/proto';
 import type { Job } from '@haven/proto';
@@ -85,11 +87,14 @@ export const pruneCommand = defineCommand({
 export const gcCommand = defineCommand({
   path: ['gc'],
   summary: 'delete unreferenced chunks and compact packs (safe while ingest continues)',
-  usage: '',
+  usage: '[--grace 1h]',
   args: [],
-  options: { ...NO_WAIT_OPTION },
+  options: {
+    grace: { type: 'string', value: 'DURATION', description: 'keep unreferenced chunks touched this recently: uploads still in progress (default 1h; 0s removes all)' },
+    ...NO_WAIT_OPTION,
+  },
   async run(ctx, _args, opts) {
-    const res = await ctx.admin().gc({});
+    const res = await ctx.admin().gc(opts.grace === undefined ? {} : { grace: durationFromMs(parseDurationMs(opts.grace)) });
     return runJob(ctx, GcResponseSchema, res, { noWait: opts['no-wait'] });
   },
 });
