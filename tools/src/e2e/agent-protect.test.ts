@@ -136,6 +136,31 @@ describe('agent protecting a directory', () => {
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('follows `haven set update --exclude`: a directory no longer excluded is captured and watched', async () => {
+    const root = join(makeTempDir('haven-ex-'), 'ex');
+    mkdirSync(join(root, 'skip'), { recursive: true });
+    writeFileSync(join(root, 'keep.txt'), 'kept\n');
+    writeFileSync(join(root, 'skip/old.txt'), 'excluded at first\n');
+    await admin.createSet({ spec: { name: 'ex', host: 'web-1', source: { case: 'path', value: root }, excludes: ['skip'] } });
+    const paths = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const r of admin.listFiles({ set: 'ex', recursive: true, point: { point: { case: 'latest', value: true } } })) for (const e of r.entries) out.push(e.path);
+      return out.sort();
+    };
+    const has = (want: string[]) => async (): Promise<true | undefined> => {
+      const got = await paths().catch((): string[] => []);
+      return want.every((p) => got.includes(p)) ? true : undefined;
+    };
+    await waitFor('the first point of set ex', has(['keep.txt']));
+    expect(await paths()).not.toContain('skip/old.txt');
+    const update = await ctl.cli(['set', 'update', 'ex', '--clear-excludes']);
+    expect(update.code, update.stderr).toBe(0);
+    await waitFor('the no longer excluded directory', has(['skip', 'skip/old.txt']));
+    // Written after the update: only a watch on skip/ reports it before the hourly rescan.
+    writeFileSync(join(root, 'skip/new.txt'), 'written after the update\n');
+    await waitFor('a file written into it afterwards', has(['skip/new.txt']), 10_000);
+  });
+
   it('loses nothing queued across an agent SIGKILL', async () => {
     await settled();
     await agent.kill('SIGKILL');

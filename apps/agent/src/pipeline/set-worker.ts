@@ -176,9 +176,8 @@ export function createSetWorker(deps: {
     return reconciling;
   }
 
-  async function startCapture(): Promise<void> {
-    realRoot = await resolveRoot(config.path);
-    watcher = await createWatcher({
+  function openWatcher(): Promise<Watcher> {
+    return createWatcher({
       root: realRoot,
       exclude,
       debounceMs: config.debounceMs ?? DEFAULT_DEBOUNCE_MS,
@@ -192,6 +191,28 @@ export function createSetWorker(deps: {
         void fullReconcile().catch((e: unknown) => log.error('reconcile failed', { err: e }));
       },
     });
+  }
+
+  /**
+   * The watcher applies the exclude rule it was opened with (which directories get a watch
+   * at all), so new excludes take a new watcher; the full reconcile that follows finds what
+   * changed in between.
+   */
+  let rewatching: Promise<void> = Promise.resolve();
+  function rewatch(): Promise<void> {
+    rewatching = rewatching.then(async () => {
+      if (stopped || realRoot === '' || watcher === undefined) return;
+      const old = watcher;
+      watcher = await openWatcher();
+      await old.close();
+      if (stopped) await watcher.close();
+    });
+    return rewatching;
+  }
+
+  async function startCapture(): Promise<void> {
+    realRoot = await resolveRoot(config.path);
+    watcher = await openWatcher();
     await fullReconcile();
     const every = config.rescanIntervalMs ?? DEFAULT_RESCAN_MS;
     let last = deps.clock.now();
@@ -385,7 +406,10 @@ export function createSetWorker(deps: {
       config = next;
       if (excludesChanged) {
         exclude = createExcludeMatcher(next.excludes);
-        void fullReconcile().catch(() => undefined);
+        void rewatch()
+          .catch((e: unknown) => log.error('cannot watch with the new excludes; relying on scans', { err: e }))
+          .then(() => fullReconcile())
+          .catch(() => undefined);
       }
       if (next.epoch > 0) fenced = false;
       poke();
@@ -453,6 +477,7 @@ export function createSetWorker(deps: {
       stopped = true;
       if (rescanTimer !== undefined) clearInterval(rescanTimer);
       poke();
+      await rewatching.catch(() => undefined);
       await watcher?.close();
       await running;
     },
