@@ -5,6 +5,7 @@ import { HavenError, chunkIdOf, chunkIdToBytes } from '@haven/core';
 import { AdminService, Compression, EntryType, JobState } from '@haven/proto';
 import type { Client } from '@haven/proto';
 import { createChunkSink, createChunkUploader, createContentSender, sendContent, uplinkFromClient } from '@haven/agent';
+import { decodeWireChunk } from '@haven/restore';
 import { enrollTestHost, removeTempDirs, startControllerProcess } from '@haven/testing';
 import type { ControllerProcess, TestHost } from '@haven/testing';
 
@@ -119,7 +120,8 @@ describe('ingest over loopback gRPC', () => {
     const agent = host.agent();
     const download = async (want: Buffer[]): Promise<Buffer[]> => {
       const back: Buffer[] = [];
-      for await (const r of agent.downloadChunks({ set: 'docs', ids: want.map((g) => chunkIdToBytes(chunkIdOf(g))) })) back.push(Buffer.from(r.chunk?.data ?? new Uint8Array(0)));
+      const ids = want.map((g) => chunkIdOf(g));
+      for await (const r of agent.downloadChunks({ set: 'docs', ids: ids.map((id) => chunkIdToBytes(id)) })) back.push(Buffer.from(decodeWireChunk(r.chunk, ids[back.length]!)));
       return back;
     };
     const upload = async (chunks: Array<{ id: string; data: Uint8Array; rawLength: number }>): Promise<void> => {

@@ -4,6 +4,7 @@ import type { ChunkId } from '@haven/core';
 import { AdminService, EntryType } from '@haven/proto';
 import { createChunkUploader, sendContent, uplinkFromClient } from '@haven/agent';
 import type { ChunkUploader } from '@haven/agent';
+import { decodeWireChunk } from '@haven/restore';
 import { enrollTestHost, removeTempDirs, startControllerProcess } from '@haven/testing';
 import type { ControllerProcess, TestHost } from '@haven/testing';
 import { applyBatch, commitBatch } from './test-support/commit-batch.js';
@@ -78,7 +79,7 @@ async function pointSeqs(set: string): Promise<number[]> {
 
 
 async function readChunk(set: string, id: ChunkId): Promise<Uint8Array> {
-  for await (const r of admin.readChunks({ set, ids: [chunkIdToBytes(id)] })) if (r.chunk !== undefined) return r.chunk.data;
+  for await (const r of admin.readChunks({ set, ids: [chunkIdToBytes(id)] })) return decodeWireChunk(r.chunk, id);
   throw new Error(`readChunks ${id} returned nothing`);
 }
 

@@ -4,7 +4,7 @@ import { HavenError, chunkIdFromBytes, chunkIdToBytes, isWithin } from '@haven/c
 import type { ChunkId } from '@haven/core';
 import { EntryType } from '@haven/proto';
 import type { AgentService, Client, FileEntry, ProgressSchema, RestoreJobSpec, RestoreResultSchema } from '@haven/proto';
-import { localRestore } from '@haven/restore';
+import { decodeWireChunk, localRestore } from '@haven/restore';
 import type { RestoreEntry } from '@haven/restore';
 
 const RESTORE_CONCURRENCY = 16;
@@ -65,8 +65,12 @@ export async function runRestoreJob(options: {
   const fetch = async (ids: readonly ChunkId[]): Promise<Uint8Array[]> => {
     const out: Uint8Array[] = [];
     for await (const r of client.downloadChunks({ set: spec.set, ids: ids.map((id) => chunkIdToBytes(id)), jobId }, { signal })) {
-      if (r.chunk !== undefined) out.push(r.chunk.data);
+      const expected = ids[out.length];
+      if (expected === undefined) throw new HavenError('CORRUPT', `DownloadChunks sent more than the ${ids.length} chunks asked for`);
+      // Chunks arrive in their stored form (zstd when it paid); localRestore verifies each hash.
+      out.push(decodeWireChunk(r.chunk, expected));
     }
+    if (out.length !== ids.length) throw new HavenError('CORRUPT', `DownloadChunks sent ${out.length} of ${ids.length} chunks`);
     return out;
   };
   let lastTick = 0;

@@ -1,7 +1,7 @@
 import { HavenError, chunkIdToBytes } from '@haven/core';
+import { decodeWireChunk } from '@haven/restore';
 import type { FetchChunks } from '@haven/restore';
 import type { AdminClient } from './context.js';
-import { decodeWireChunk } from './wire-chunk.js';
 
 /** Counts what crossed the wire, for the restore report. */
 export interface FetchStats {

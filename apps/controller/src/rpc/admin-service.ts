@@ -263,9 +263,11 @@ export function createAdminService(ctx: ControllerContext): Partial<ServiceImpl<
       for (const [i, id] of ids.entries()) {
         // Reads go through a set, like every other data access: a chunk the set does not hold is absent.
         if (inSet[i] !== true) throw new HavenError('NOT_FOUND', `chunk ${id} is not part of set "${req.set}"`);
-        const raw = await ctx.store.get(id);
-        // Encoded by hand: one allocation and one copy of the chunk (protobuf-es's writer copies it thrice).
-        yield encodeChunkMessage(ReadChunksResponseSchema, 'chunk', { id: chunkIdToBytes(id), compression: Compression.NONE, data: raw, rawLength: raw.length });
+        // The stored form (authenticated, not decompressed): zstd chunks cross the network
+        // compressed and the reader decompresses and verifies them. Encoded by hand: one
+        // allocation and one copy of the chunk (protobuf-es's writer copies it thrice).
+        const c = await ctx.store.getStored(id);
+        yield encodeChunkMessage(ReadChunksResponseSchema, 'chunk', { id: chunkIdToBytes(id), compression: c.zstd ? Compression.ZSTD : Compression.NONE, data: c.data, rawLength: c.rawLength });
       }
     },
 

@@ -249,9 +249,11 @@ export function createAgentService(ctx: ControllerContext): Partial<ServiceImpl<
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i]!;
         if (allowed[i] !== true) throw new HavenError('PERMISSION_DENIED', `chunk ${id} is not part of set "${set.name}"`);
-        const raw = await store.get(id);
-        // Encoded by hand: one allocation and one copy of the chunk (protobuf-es's writer copies it thrice).
-        yield encodeChunkMessage(DownloadChunksResponseSchema, 'chunk', { id: chunkIdToBytes(id), compression: Compression.NONE, data: raw, rawLength: raw.length });
+        // The stored form (authenticated, not decompressed): zstd chunks cross the network
+        // compressed and the reader decompresses and verifies them. Encoded by hand: one
+        // allocation and one copy of the chunk (protobuf-es's writer copies it thrice).
+        const c = await store.getStored(id);
+        yield encodeChunkMessage(DownloadChunksResponseSchema, 'chunk', { id: chunkIdToBytes(id), compression: c.zstd ? Compression.ZSTD : Compression.NONE, data: c.data, rawLength: c.rawLength });
       }
     },
 

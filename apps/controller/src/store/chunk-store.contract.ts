@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HavenError, chunkIdOf } from '@haven/core';
 import type { ChunkId } from '@haven/core';
-import { compress } from 'zstd-napi';
+import { compress, decompress } from 'zstd-napi';
 import type { ChunkStore } from './chunk-store.js';
 
 export interface ChunkStoreFixture {
@@ -159,6 +159,26 @@ export function describeChunkStoreContract(name: string, factory: () => Promise<
       expect(stats.storedBytes).toBeLessThan(MiB / 2);
     });
 
+    it('gives the stored form: a zstd frame of the plaintext, or the plaintext itself', async () => {
+      const text = chunk(compressible(MiB, 3));
+      const noise = chunk(randomBytes(200_000));
+      const empty = chunk(Buffer.alloc(0));
+      for (const c of [text, noise, empty]) await store.put(c.id, { raw: c.raw });
+      for (const synced of [false, true]) {
+        const [t, n, e] = await Promise.all([text, noise, empty].map((c) => store.getStored(c.id)));
+        expect(t!.zstd, `synced: ${synced}`).toBe(true);
+        expect(t!.data.length).toBeLessThan(text.raw.length / 4);
+        expect(Buffer.from(decompress(Buffer.from(t!.data))).equals(text.raw)).toBe(true);
+        expect([t!.rawLength, n!.rawLength, e!.rawLength]).toEqual([text.raw.length, noise.raw.length, 0]);
+        expect(n!.zstd).toBe(false);
+        expect(Buffer.from(n!.data).equals(noise.raw)).toBe(true);
+        expect(e!.data.length).toBe(0);
+        await store.sync();
+      }
+      expect(await codeOf(store.getStored(chunkIdOf(Buffer.from('never stored'))))).toBe('NOT_FOUND');
+      expect(await codeOf(store.getStored('xyz'))).toBe('INVALID_ARGUMENT');
+    });
+
     it('is done with the bytes of a put when put() returns', async () => {
       const text = chunk(compressible(300_000, 4));
       const noise = chunk(randomBytes(300_000));
@@ -214,6 +234,8 @@ export function describeChunkStoreContract(name: string, factory: () => Promise<
       expect(err).toBeInstanceOf(HavenError);
       expect((err as HavenError).code).toBe('CORRUPT');
       expect((err as HavenError).details.chunkId).toBe(a.id);
+      // The stored form is authenticated too.
+      expect(await codeOf(store.getStored(a.id))).toBe('CORRUPT');
       expect(Buffer.from(await store.get(b.id)).equals(b.raw)).toBe(true);
     });
 

@@ -21,6 +21,14 @@ export interface ChunkData {
   readonly incompressible?: boolean | undefined;
 }
 
+/** A chunk in its stored form: its zstd frame when stored compressed, else its plaintext. */
+export interface StoredChunk {
+  readonly data: Uint8Array;
+  readonly zstd: boolean;
+  /** Length of the plaintext. */
+  readonly rawLength: number;
+}
+
 export interface PutResult {
   /** False when the chunk was already present (or being stored by a concurrent put). */
   readonly stored: boolean;
@@ -119,6 +127,13 @@ export interface ChunkStore {
 
   /** The verified plaintext of `id`; NOT_FOUND when absent, CORRUPT when damaged. */
   get(id: ChunkId): Promise<Uint8Array>;
+
+  /**
+   * `id` as stored, authenticated but not decompressed: for a reader that decompresses
+   * and verifies the plaintext itself (a restoring agent), so the bytes cross the network
+   * compressed and the store spends nothing on them. NOT_FOUND and CORRUPT as get().
+   */
+  getStored(id: ChunkId): Promise<StoredChunk>;
 
   /** Which ids are present; each present id is marked touched at the current GC generation. */
   has(ids: readonly ChunkId[]): Promise<boolean[]>;

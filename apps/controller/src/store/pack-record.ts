@@ -96,6 +96,11 @@ export interface RecordCodec {
    * Throws CORRUPT without location details (the caller knows them and adds them).
    */
   decode(id: Buffer, record: Buffer): Buffer;
+  /**
+   * Authenticates and decrypts a record without decompressing it: the stored payload (a
+   * zstd frame when `zstd`) and the plaintext length. Throws CORRUPT like decode().
+   */
+  open(id: Buffer, record: Buffer): { payload: Buffer; zstd: boolean; rawLength: number };
 }
 
 export function createRecordCodec(key: KeyObject, compressionLevel: number): RecordCodec {
@@ -151,6 +156,21 @@ export function createRecordCodec(key: KeyObject, compressionLevel: number): Rec
     },
 
     decode(id, record) {
+      const opened = this.open(id, record);
+      if (!opened.zstd) return opened.payload;
+      let plaintext: Buffer;
+      try {
+        plaintext = decompressor.decompress(opened.payload);
+      } catch (err) {
+        throw new HavenError('CORRUPT', 'record payload does not decompress', { cause: err });
+      }
+      if (plaintext.length !== opened.rawLength) {
+        throw new HavenError('CORRUPT', `record decompresses to ${plaintext.length} bytes, header says ${opened.rawLength}`);
+      }
+      return plaintext;
+    },
+
+    open(id, record) {
       const header = parseRecordHeader(record);
       if (typeof header === 'string') throw new HavenError('CORRUPT', header);
       if (!header.id.equals(id)) throw new HavenError('CORRUPT', 'record belongs to another chunk id');
@@ -167,17 +187,7 @@ export function createRecordCodec(key: KeyObject, compressionLevel: number): Rec
       } catch (err) {
         throw new HavenError('CORRUPT', 'record fails authentication (damaged, or another key)', { cause: err });
       }
-      if ((header.flags & FLAG_ZSTD) === 0) return payload;
-      let plaintext: Buffer;
-      try {
-        plaintext = decompressor.decompress(payload);
-      } catch (err) {
-        throw new HavenError('CORRUPT', 'record payload does not decompress', { cause: err });
-      }
-      if (plaintext.length !== header.rawLength) {
-        throw new HavenError('CORRUPT', `record decompresses to ${plaintext.length} bytes, header says ${header.rawLength}`);
-      }
-      return plaintext;
+      return { payload, zstd: (header.flags & FLAG_ZSTD) !== 0, rawLength: header.rawLength };
     },
   };
 }

@@ -11,6 +11,7 @@ import type {
   ChunkStoreStats,
   CompactOptions,
   CompactResult,
+  StoredChunk,
   SweepOptions,
   PutResult,
   SweepResult,
@@ -225,6 +226,25 @@ class PackStoreImpl implements PackStore {
   }
 
   get(id: ChunkId): Promise<Uint8Array> {
+    return this.readRecord(id, (idBuf, record, loc) => this.decode(id, idBuf, record, loc.pack, loc.pos, loc.length));
+  }
+
+  getStored(id: ChunkId): Promise<StoredChunk> {
+    return this.readRecord(id, (idBuf, record, loc) => {
+      const details = { chunkId: id, pack: packName(loc.pack), offset: String(loc.pos) };
+      if (record.length !== loc.length) throw new HavenError('CORRUPT', `chunk ${id} (${details.pack} at ${loc.pos}): pack ends inside the record`, { details });
+      try {
+        const opened = this.codec.open(idBuf, record);
+        return { data: opened.payload, zstd: opened.zstd, rawLength: opened.rawLength };
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new HavenError('CORRUPT', `chunk ${id} (${details.pack} at ${loc.pos}): ${reason}`, { cause: err, details });
+      }
+    });
+  }
+
+  /** Looks `id` up (waiting for a pending write) and hands its record to `use`. */
+  private readRecord<T>(id: ChunkId, use: (idBuf: Buffer, record: Buffer, loc: { pack: number; pos: number; length: number }) => T): Promise<T> {
     return this.run(async () => {
       const idBuf = parseId(id);
       for (;;) {
@@ -239,7 +259,7 @@ class PackStoreImpl implements PackStore {
         // The read takes its descriptor reference synchronously, in the same tick as the
         // lookup, so compaction cannot delete the pack in between.
         const record = await this.read(id, loc.pack, loc.pos, loc.length);
-        return this.decode(id, idBuf, record, loc.pack, loc.pos, loc.length);
+        return use(idBuf, record, loc);
       }
     });
   }

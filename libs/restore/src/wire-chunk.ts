@@ -5,7 +5,7 @@ import { Compression } from '@haven/proto';
 import type { Chunk } from '@haven/proto';
 
 /** Largest chunk plaintext on the wire (common.proto). */
-export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 
 let dctx: InstanceType<typeof zstd.DCtx> | undefined;
 
