@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { HavenError, errorCodeOf, systemClock } from '@haven/core';
@@ -43,7 +44,9 @@ export async function startAgent(options: { stateDir: string; logger: Logger; cl
   const conn = connectHaven(identity.controller, tls);
   const client = conn.client(AgentService);
   const uplink = uplinkFromClient(client);
-  const uploader = createChunkUploader(uplink);
+  // zstd is the agent's largest CPU cost: with cores to spare it runs beside chunking and the
+  // transport on a worker thread. On two cores the workload itself needs the second one.
+  const uploader = createChunkUploader(uplink, { compressInWorker: availableParallelism() >= 4 });
   const workers = new Map<string, SetWorker>();
   const jobs = new Map<string, AbortController>();
   let online = false;
