@@ -200,5 +200,16 @@ describe('verify finds one damaged chunk in a sealed pack', () => {
       }
     }
     await expectPoint(admin, 'other', 1, new Map([['o.bin', content.other]]));
+
+    // Verifying one set reads only the chunks it holds and names only its damage.
+    const docs = await runVerify(admin, { set: 'docs' });
+    expect(docs.damagedChunkIds.map((b) => chunkIdFromBytes(b))).toEqual([target]);
+    expect(docs.damagedFiles.map((f) => `${f.set}:${f.path}:${f.seqFrom}-${f.seqTo}`).sort()).toEqual(DAMAGED_VERSIONS);
+    const other = await runVerify(admin, { set: 'other' });
+    expect(other.damagedChunks).toBe(0n);
+    expect(other.damagedFiles).toEqual([]);
+    // Exactly the chunks of its one file (data and list chunks), out of the whole store.
+    expect(other.chunksChecked).toBe(BigInt(contentChunks(content.other).all.size));
+    expect(other.chunksChecked).toBeLessThan(report.chunksChecked);
   });
 });

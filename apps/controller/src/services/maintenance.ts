@@ -4,7 +4,8 @@ import { HavenError, KEEP_ALL_POLICY, chunkIdToBytes, parseRetentionPolicy, plan
 import type { ChunkId, Clock } from '@haven/core';
 import type { GcReportSchema, PruneReportSchema, VerifyReportSchema } from '@haven/proto';
 import type { Catalog, ContentRootUse } from '../catalog/catalog.js';
-import type { ChunkStore } from '../store/chunk-store.js';
+import type { ChunkLocation, ChunkStore } from '../store/chunk-store.js';
+import type { ChunkScope } from './chunk-scope.js';
 import { wireBranch } from '../rpc/convert.js';
 import { walkContentRoot } from './content-walk.js';
 import type { ProgressInit } from './job-runner.js';
@@ -17,6 +18,8 @@ type GcReport = MessageInitShape<typeof GcReportSchema>;
 export interface MaintenanceDeps {
   catalog: Catalog;
   store: ChunkStore;
+  /** Which chunks each set holds: verify of one set reads only those. */
+  scope?: ChunkScope;
   gcLock: RwLock;
   clock: Clock;
   /** Site default retention when a set has none (empty keeps everything). */
@@ -24,6 +27,9 @@ export interface MaintenanceDeps {
 }
 
 type Progress = (p: ProgressInit) => void;
+
+/** Chunk ids checked against a set's scope at once. */
+const SCOPE_PAGE = 1024;
 
 /** Most damaged chunk ids and files listed in one verify report. */
 const REPORT_LIST_CAP = 1000;
@@ -52,9 +58,7 @@ export async function verifyStore(
   const stats = await store.stats();
   let checked = 0;
   let bytes = 0;
-  for await (const loc of store.list()) {
-    options.signal.throwIfAborted();
-    if (!pick(loc.id)) continue;
+  const check = async (loc: ChunkLocation): Promise<void> => {
     try {
       await store.get(loc.id);
     } catch (err) {
@@ -66,7 +70,24 @@ export async function verifyStore(
     if (checked % 256 === 0) {
       options.progress({ phase: 'reading chunks', doneUnits: BigInt(checked), totalUnits: BigInt(stats.chunks), unit: 'chunks', doneBytes: BigInt(bytes), fraction: stats.chunks === 0 ? 1 : (0.8 * checked) / stats.chunks });
     }
+  };
+  // Verifying one set reads only the chunks it holds: listing the index is cheap, reading
+  // every chunk of every other set is not.
+  const { setName } = options;
+  const scope = setName === undefined ? undefined : deps.scope;
+  let page: ChunkLocation[] = [];
+  const flush = async (): Promise<void> => {
+    const held = scope === undefined || setName === undefined ? page.map(() => true) : scope.has(setName, page.map((l) => l.id));
+    for (const [i, loc] of page.entries()) if (held[i] === true) await check(loc);
+    page = [];
+  };
+  for await (const loc of store.list()) {
+    options.signal.throwIfAborted();
+    if (!pick(loc.id)) continue;
+    page.push(loc);
+    if (page.length >= SCOPE_PAGE) await flush();
   }
+  await flush();
   options.progress({ phase: 'mapping chunks to files', doneUnits: BigInt(checked), totalUnits: BigInt(stats.chunks), unit: 'chunks', fraction: 0.8 });
 
   // Walk live content roots: find missing chunks, and which roots reach a damaged chunk.
@@ -93,6 +114,14 @@ export async function verifyStore(
     });
   }
   const uses = catalog.findVersionsByContentRoots(damagedRoots).filter((u) => options.setName === undefined || u.setName === options.setName);
+  // One set's report names only damage the set is exposed to.
+  if (scope !== undefined && setName !== undefined) {
+    const ids = [...damaged];
+    const held = scope.has(setName, ids);
+    ids.forEach((id, i) => {
+      if (held[i] !== true) damaged.delete(id);
+    });
+  }
   return {
     samplePercent: options.samplePercent > 0 && options.samplePercent < 100 ? options.samplePercent : 100,
     chunksChecked: BigInt(checked),
