@@ -33,14 +33,14 @@ export function service<S extends DescService>(service: S, impl: Partial<Service
  * an agent uploading chunks stalls whenever the controller spends a few milliseconds
  * verifying one (its event loop reads nothing meanwhile) and the two processes take turns
  * instead of working at once. On the ingest bench (1 GiB over loopback) 4 MiB per stream and
- * 16 MiB per connection raised throughput by a third over the defaults; 16 MiB per stream
- * (a few chunks: the stream keeps flowing while the controller verifies and stores the ones
- * it read) and 64 MiB per connection took the controller's replayed ingest from ~235 to
- * ~265 MB/s. Memory stays bounded: grpc-js stops reading a stream whose handler is behind,
- * so each stream holds at most its window, and each connection at most 64 MiB in transit.
+ * 16 MiB per connection raised throughput by a third over the defaults. Not more: with
+ * 16 MiB per stream, a client uploading when the controller was killed (kill -9 under load,
+ * tools/src/e2e/controller-crash.test.ts) sometimes did not see its call fail for more than
+ * 20 s. Memory stays bounded: grpc-js stops reading a stream whose handler is behind, so
+ * each stream holds at most its window, and the connection window bounds bytes in transit.
  */
-export const SERVER_STREAM_WINDOW_BYTES = 16 * 1024 * 1024;
-export const SERVER_CONNECTION_WINDOW_BYTES = 64 * 1024 * 1024;
+export const SERVER_STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+export const SERVER_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /**
  * grpc-js 1.14 has no server option for the receive windows (grpc/grpc-node#3058 proposes
