@@ -1,5 +1,5 @@
-export { createChunkUploader } from './uplink/chunk-uploader.js';
-export type { ChunkUploader, PendingChunk, UploadStats } from './uplink/chunk-uploader.js';
+export { createChunkUploader, encodeUploadChunk, uploadEncoded } from './uplink/chunk-uploader.js';
+export type { ChunkUploader, EncodedChunk, PendingChunk, UploadStats } from './uplink/chunk-uploader.js';
 export { uplinkFromClient } from './uplink/uplink.js';
 export type { Uplink } from './uplink/uplink.js';
 export { createChunkSink, createContentSender, sendContent } from './pipeline/send-content.js';

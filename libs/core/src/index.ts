@@ -62,3 +62,4 @@ export type { RetentionDecision, RetentionPoint, RetentionPolicy, RetentionRule 
 export { baseNameOf, isWithin, joinRelPath, normalizeRelPath, parentOf } from './paths.js';
 export { GLOB_MAX_LENGTH, compileGlob, createExcludeMatcher } from './glob.js';
 export type { GlobMatcher } from './glob.js';
+export { createZstdCompressor } from './zstd-compressor.js';

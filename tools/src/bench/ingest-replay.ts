@@ -1,12 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import zstd from 'zstd-napi/binding.js';
-import { chunkIdToBytes } from '@haven/core';
-import { Compression, EntryType, UploadChunksRequestSchema, encodeChunkMessage } from '@haven/proto';
-import type { AgentService, Client, EncodedMessage, FileChangeSchema, RequestOf } from '@haven/proto';
-import { createContentSender } from '@haven/agent';
-import type { ChunkSink, PendingChunk } from '@haven/agent';
+import { chunkIdToBytes, createZstdCompressor } from '@haven/core';
+import { EntryType } from '@haven/proto';
+import type { AgentService, Client, FileChangeSchema } from '@haven/proto';
+import { createContentSender, encodeUploadChunk, uplinkFromClient, uploadEncoded } from '@haven/agent';
+import type { ChunkSink, EncodedChunk, PendingChunk } from '@haven/agent';
 import type { Corpus } from './corpus.js';
 
 type FileChange = MessageInitShape<typeof FileChangeSchema>;
@@ -14,9 +13,7 @@ type FileChange = MessageInitShape<typeof FileChangeSchema>;
 /** One chunk's upload message, encoded ahead of time exactly as the agent would send it. */
 interface ReplayChunk {
   readonly id: Uint8Array;
-  readonly message: EncodedMessage<typeof UploadChunksRequestSchema>;
-  /** Bytes of Chunk.data: what the upload window counts. */
-  readonly dataBytes: number;
+  readonly encoded: EncodedChunk;
 }
 
 /** One commit: its distinct chunks (data and list chunks) and its changes. */
@@ -36,22 +33,8 @@ const WINDOW_BYTES = 32 * 1024 * 1024;
  * in production the agent's CPU is the protected host's, not the controller's.
  */
 export async function prepareReplay(corpus: Corpus, corpusDir: string, filesPerCommit: number, dirs: readonly FileChange[]): Promise<ReplayBatch[]> {
-  const cctx = new zstd.CCtx();
-  cctx.setParameter(zstd.CParameter.compressionLevel, 3);
-  let scratch = new Uint8Array(0);
-  const encode = (c: PendingChunk): ReplayChunk => {
-    if (scratch.length < c.raw.length) scratch = new Uint8Array(c.raw.length);
-    let frame: Uint8Array | undefined;
-    try {
-      frame = c.raw.length < 2 ? undefined : scratch.subarray(0, cctx.compress2(scratch.subarray(0, c.raw.length - 1), c.raw));
-    } catch {
-      frame = undefined;
-    }
-    const id = chunkIdToBytes(c.id);
-    const data = frame ?? c.raw;
-    const message = encodeChunkMessage(UploadChunksRequestSchema, 'chunk', { id, compression: frame === undefined ? Compression.NONE : Compression.ZSTD, data, rawLength: c.raw.length });
-    return { id, message, dataBytes: data.length };
-  };
+  const compress = createZstdCompressor(3);
+  const encode = (c: PendingChunk): ReplayChunk => ({ id: chunkIdToBytes(c.id), encoded: encodeUploadChunk(c, compress(c.raw)) });
 
   const batches: ReplayBatch[] = [];
   for (let b = 0; b < corpus.files.length; b += filesPerCommit) {
@@ -92,6 +75,7 @@ export interface ReplayTotals {
  * find-missing, one upload stream of the missing chunks within the granted window, commit.
  */
 export async function replayIngest(agent: Client<typeof AgentService>, set: string, batches: readonly ReplayBatch[]): Promise<ReplayTotals> {
+  const uplink = uplinkFromClient(agent);
   const totals: ReplayTotals = { chunksOffered: 0, chunksSent: 0, bytesSent: 0, commits: 0, findMissingMs: 0, uploadMs: 0, commitMs: 0 };
   for (const [n, batch] of batches.entries()) {
     const t0 = performance.now();
@@ -105,9 +89,9 @@ export async function replayIngest(agent: Client<typeof AgentService>, set: stri
     const t1 = performance.now();
     totals.findMissingMs += t1 - t0;
     if (missing.length > 0) {
-      await uploadAll(agent, set, missing);
+      await uploadEncoded(uplink, set, messagesOf(missing), missing.length, WINDOW_BYTES);
       totals.chunksSent += missing.length;
-      totals.bytesSent += missing.reduce((a, c) => a + c.dataBytes, 0);
+      totals.bytesSent += missing.reduce((a, c) => a + c.encoded.dataBytes, 0);
     }
     const t2 = performance.now();
     totals.uploadMs += t2 - t1;
@@ -118,36 +102,6 @@ export async function replayIngest(agent: Client<typeof AgentService>, set: stri
   return totals;
 }
 
-async function uploadAll(agent: Client<typeof AgentService>, set: string, chunks: readonly ReplayChunk[]): Promise<void> {
-  let window = 0;
-  let sent = 0;
-  let acked = 0;
-  let ackedChunks = 0;
-  let wake: (() => void) | undefined;
-  const changed = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const waitForChange = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
-  async function* requests(): AsyncGenerator<RequestOf<typeof UploadChunksRequestSchema>> {
-    yield { msg: { case: 'open', value: { set, requestedWindowBytes: BigInt(WINDOW_BYTES) } } };
-    while (window === 0) await waitForChange();
-    for (const c of chunks) {
-      while (sent - acked > 0 && sent - acked + c.dataBytes > window) await waitForChange();
-      sent += c.dataBytes;
-      yield c.message;
-    }
-    while (ackedChunks < chunks.length) await waitForChange();
-  }
-  for await (const res of agent.uploadChunks(requests())) {
-    if (res.msg.case === 'grant') window = Number(res.msg.value.windowBytes);
-    else if (res.msg.case === 'ack') {
-      acked = Number(res.msg.value.bytes);
-      ackedChunks = Number(res.msg.value.chunks);
-    }
-    changed();
-    if (ackedChunks >= chunks.length) break;
-  }
-  if (ackedChunks < chunks.length) throw new Error(`upload ended after ${ackedChunks} of ${chunks.length} chunks`);
+async function* messagesOf(chunks: readonly ReplayChunk[]): AsyncGenerator<EncodedChunk> {
+  for (const c of chunks) yield c.encoded;
 }

@@ -1,9 +1,9 @@
-import { HavenError, chunkIdToBytes } from '@haven/core';
+import { HavenError, chunkIdToBytes, createZstdCompressor } from '@haven/core';
 import type { ChunkId } from '@haven/core';
 import { Compression, UploadChunksRequestSchema, encodeChunkMessage } from '@haven/proto';
 import type { EncodedMessage, RequestOf } from '@haven/proto';
 import type { Uplink } from './uplink.js';
-import { createZstdCompressor, sharedZstdPool } from './zstd-pool.js';
+import { sharedZstdPool } from './zstd-pool.js';
 
 /** A chunk ready to send: its id and plaintext. */
 export interface PendingChunk {
@@ -26,10 +26,66 @@ const DEFAULT_WINDOW = 32 * 1024 * 1024;
  */
 const COMPRESS_AHEAD_BYTES = 8 * 1024 * 1024;
 
-interface EncodedChunk {
+/** A chunk's upload message, ready to go out. */
+export interface EncodedChunk {
   readonly message: EncodedMessage<typeof UploadChunksRequestSchema>;
   /** Bytes of Chunk.data: what the upload window counts. */
   readonly dataBytes: number;
+  /** Bytes of its plaintext. */
+  readonly rawBytes: number;
+}
+
+/** The upload message of a chunk, given its zstd frame when that is smaller. */
+export function encodeUploadChunk(c: PendingChunk, frame: Uint8Array | undefined): EncodedChunk {
+  const data = frame ?? c.raw;
+  const compression = frame === undefined ? Compression.NONE : Compression.ZSTD;
+  // Built by hand: one exact allocation and one copy of the data (see EncodedMessage).
+  const message = encodeChunkMessage(UploadChunksRequestSchema, 'chunk', { id: chunkIdToBytes(c.id), compression, data, rawLength: c.raw.length });
+  return { message, dataBytes: data.length, rawBytes: c.raw.length };
+}
+
+/**
+ * Streams `count` encoded chunks over one UploadChunks call, keeping at most the granted
+ * window of unacknowledged bytes in flight; resolves when the controller acknowledged all.
+ */
+export async function uploadEncoded(uplink: Uplink, set: string, chunks: AsyncIterable<EncodedChunk>, count: number, windowBytes = DEFAULT_WINDOW): Promise<void> {
+  if (count === 0) return;
+  let window = 0;
+  let sentBytes = 0;
+  let ackedBytes = 0;
+  let ackedChunks = 0;
+  let wake: (() => void) | undefined;
+  const changed = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const waitForChange = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
+
+  async function* requests(): AsyncGenerator<RequestOf<typeof UploadChunksRequestSchema>> {
+    yield { msg: { case: 'open', value: { set, requestedWindowBytes: BigInt(windowBytes) } } };
+    while (window === 0) await waitForChange();
+    for await (const e of chunks) {
+      // Always allow one chunk when nothing is in flight, so a window smaller than a chunk cannot deadlock.
+      while (sentBytes - ackedBytes > 0 && sentBytes - ackedBytes + e.dataBytes > window) await waitForChange();
+      sentBytes += e.dataBytes;
+      yield e.message;
+    }
+    // Half-close only after every chunk is acknowledged: the end of the request stream
+    // alone is not a commit signal on the server (a cancel looks the same).
+    while (ackedChunks < count) await waitForChange();
+  }
+
+  for await (const res of uplink.upload(requests())) {
+    if (res.msg.case === 'grant') window = Number(res.msg.value.windowBytes);
+    else if (res.msg.case === 'ack') {
+      ackedBytes = Number(res.msg.value.bytes);
+      ackedChunks = Number(res.msg.value.chunks);
+    }
+    changed();
+    if (ackedChunks >= count) break;
+  }
+  if (ackedChunks < count) throw new HavenError('UNAVAILABLE', `upload ended after ${ackedChunks} of ${count} chunks`);
 }
 
 export interface ChunkUploaderOptions {
@@ -53,26 +109,18 @@ export interface ChunkUploaderOptions {
  */
 export function createChunkUploader(uplink: Uplink, options: ChunkUploaderOptions = {}) {
   const level = options.compressionLevel ?? 3;
-  /** The upload message of a chunk, given its zstd frame when that is smaller. */
-  const chunkMessage = (c: PendingChunk, z: Uint8Array | undefined): EncodedChunk => {
-    const data = z ?? c.raw;
-    const compression = z === undefined ? Compression.NONE : Compression.ZSTD;
-    // Built by hand: one exact allocation and one copy of the data (see EncodedMessage).
-    const message = encodeChunkMessage(UploadChunksRequestSchema, 'chunk', { id: chunkIdToBytes(c.id), compression, data, rawLength: c.raw.length });
-    return { message, dataBytes: data.length };
-  };
   // Compressing on the calling thread, one chunk at a time: on the worker, a few chunks ahead.
   let encode: (c: PendingChunk) => Promise<EncodedChunk>;
   let compressAheadBytes = 0;
   if (options.compressInWorker === true) {
     const pool = sharedZstdPool(level);
-    encode = (c) => pool.compress(c.raw, (z) => chunkMessage(c, z));
+    encode = (c) => pool.compress(c.raw, (z) => encodeUploadChunk(c, z));
     compressAheadBytes = COMPRESS_AHEAD_BYTES;
   } else {
     const compress = createZstdCompressor(level);
     // No await between compressing and encoding: the frame is a view of the compressor's
     // buffer, valid only until its next call.
-    encode = async (c) => chunkMessage(c, compress(c.raw));
+    encode = async (c) => encodeUploadChunk(c, compress(c.raw));
   }
 
   async function missingOf(set: string, chunks: readonly PendingChunk[]): Promise<PendingChunk[]> {
@@ -91,68 +139,34 @@ export function createChunkUploader(uplink: Uplink, options: ChunkUploaderOption
     return out;
   }
 
-  async function send(set: string, chunks: readonly PendingChunk[], stats: UploadStats): Promise<void> {
-    if (chunks.length === 0) return;
-    let window = 0;
-    let sentBytes = 0;
-    let ackedBytes = 0;
-    let ackedChunks = 0;
-    let wake: (() => void) | undefined;
-    const changed = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const waitForChange = (): Promise<void> => new Promise<void>((resolve) => (wake = resolve));
-
-    async function* requests(): AsyncGenerator<RequestOf<typeof UploadChunksRequestSchema>> {
-      yield { msg: { case: 'open', value: { set, requestedWindowBytes: BigInt(options.windowBytes ?? DEFAULT_WINDOW) } } };
-      while (window === 0) await waitForChange();
-      // Chunks handed to the compressor, in order: this one, and on the worker the next ones
-      // up to compressAheadBytes.
-      const ahead: Array<Promise<EncodedChunk>> = [];
-      let aheadBytes = 0;
-      let next = 0;
-      for (const c of chunks) {
-        for (let n = chunks[next]; n !== undefined && (ahead.length === 0 || aheadBytes < compressAheadBytes); n = chunks[++next]) {
-          const p = encode(n);
-          // Left unawaited when the stream fails: that must not be an unhandled rejection.
-          p.catch(() => undefined);
-          ahead.push(p);
-          aheadBytes += n.raw.length;
-        }
-        const e = await (ahead.shift() ?? encode(c));
-        aheadBytes -= c.raw.length;
-        // Always allow one chunk when nothing is in flight, so a window smaller than a chunk cannot deadlock.
-        while (sentBytes - ackedBytes > 0 && sentBytes - ackedBytes + e.dataBytes > window) await waitForChange();
-        sentBytes += e.dataBytes;
-        stats.sent++;
-        stats.sentBytes += e.dataBytes;
-        stats.rawBytes += c.raw.length;
-        yield e.message;
+  /** The chunks' messages in order, encoding on the worker up to compressAheadBytes ahead. */
+  async function* encoded(chunks: readonly PendingChunk[], stats: UploadStats): AsyncGenerator<EncodedChunk> {
+    const ahead: Array<Promise<EncodedChunk>> = [];
+    let aheadBytes = 0;
+    let next = 0;
+    for (const c of chunks) {
+      for (let n = chunks[next]; n !== undefined && (ahead.length === 0 || aheadBytes < compressAheadBytes); n = chunks[++next]) {
+        const p = encode(n);
+        // Left unawaited when the stream fails: that must not be an unhandled rejection.
+        p.catch(() => undefined);
+        ahead.push(p);
+        aheadBytes += n.raw.length;
       }
-      // Half-close only after every chunk is acknowledged: the end of the request stream
-      // alone is not a commit signal on the server (a cancel looks the same).
-      while (ackedChunks < chunks.length) await waitForChange();
+      const e = await (ahead.shift() ?? encode(c));
+      aheadBytes -= c.raw.length;
+      stats.sent++;
+      stats.sentBytes += e.dataBytes;
+      stats.rawBytes += e.rawBytes;
+      yield e;
     }
-
-    for await (const res of uplink.upload(requests())) {
-      if (res.msg.case === 'grant') window = Number(res.msg.value.windowBytes);
-      else if (res.msg.case === 'ack') {
-        ackedBytes = Number(res.msg.value.bytes);
-        ackedChunks = Number(res.msg.value.chunks);
-      }
-      changed();
-      if (ackedChunks >= chunks.length) break;
-    }
-    if (ackedChunks < chunks.length) throw new HavenError('UNAVAILABLE', `upload ended after ${ackedChunks} of ${chunks.length} chunks`);
   }
 
   return {
     /** Uploads whichever of `chunks` the set lacks; resolves when all are acknowledged. */
     async upload(set: string, chunks: readonly PendingChunk[]): Promise<UploadStats> {
       const stats: UploadStats = { offered: chunks.length, sent: 0, sentBytes: 0, rawBytes: 0 };
-      await send(set, await missingOf(set, chunks), stats);
+      const missing = await missingOf(set, chunks);
+      await uploadEncoded(uplink, set, encoded(missing, stats), missing.length, options.windowBytes);
       return stats;
     },
   };

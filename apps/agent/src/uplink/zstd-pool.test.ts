@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decompress } from 'zstd-napi';
-import { createZstdCompressor, createZstdPool } from './zstd-pool.js';
+import { createZstdCompressor } from '@haven/core';
+import { createZstdPool } from './zstd-pool.js';
 
 function text(n: number, seed: number): Buffer {
   return Buffer.from(Array.from({ length: Math.ceil(n / 8) + 1 }, (_, i) => `${seed}-${i % 511} `).join('').slice(0, n));

@@ -2,8 +2,7 @@ import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { Decompressor } from 'zstd-napi';
-import zstd from 'zstd-napi/binding.js';
-import { HavenError } from '@haven/core';
+import { HavenError, createZstdCompressor } from '@haven/core';
 
 /*
  * Pack file layout: a 16-byte pack header, then records back to back.
@@ -104,20 +103,9 @@ export interface RecordCodec {
 }
 
 export function createRecordCodec(key: KeyObject, compressionLevel: number): RecordCodec {
-  const cctx = new zstd.CCtx();
-  cctx.setParameter(zstd.CParameter.compressionLevel, compressionLevel);
-  // Compressed payloads go straight into the cipher, so one output buffer serves every record.
-  let scratch = new Uint8Array(0);
-  const compress = (raw: Uint8Array): Uint8Array | undefined => {
-    if (raw.length < 2) return undefined;
-    if (scratch.length < raw.length) scratch = new Uint8Array(raw.length);
-    try {
-      // Room for less than the chunk only: zstd stops as soon as the frame cannot be smaller.
-      return scratch.subarray(0, cctx.compress2(scratch.subarray(0, raw.length - 1), raw));
-    } catch {
-      return undefined;
-    }
-  };
+  // Compressed payloads go straight into the cipher, so the compressor's reused output
+  // buffer serves every record.
+  const compress = createZstdCompressor(compressionLevel);
   const decompressor = new Decompressor();
 
   return {
