@@ -19,9 +19,10 @@ function assertBuilt(): void {
   for (const url of [distStore, distCore]) {
     if (!existsSync(url)) throw new Error(`${fileURLToPath(url)} is missing: run \`npx tsc -b tsconfig.build.json\` first`);
   }
-  const built = statSync(distStore).mtimeMs;
+  // Each source against its own output: tsc -b leaves an output whose text did not change untouched.
   for (const name of ['pack-store.ts', 'pack-files.ts', 'pack-index.ts', 'pack-record.ts']) {
-    if (statSync(join(srcDir, name)).mtimeMs > built) {
+    const built = new URL(name.replace(/\.ts$/, '.js'), distStore);
+    if (!existsSync(built) || statSync(join(srcDir, name)).mtimeMs > statSync(built).mtimeMs) {
       throw new Error(`dist/ is older than src/store/${name}: run \`npx tsc -b tsconfig.build.json\` first`);
     }
   }
