@@ -83,7 +83,7 @@ export function createIngest(deps: {
   }
 
   /** Decompresses a frame of exactly `rawLength` bytes into `scratch`: a view valid until the next call. */
-  function unzstdHere(frame: Uint8Array, rawLength: number): { raw: Uint8Array; id: ChunkId } {
+  function unzstdHere(frame: Uint8Array, rawLength: number, what: string): { raw: Uint8Array; id: ChunkId } {
     // At most MAX_CHUNK_BYTES (checked before).
     if (scratch.length < rawLength) scratch = new Uint8Array(rawLength);
     let raw: Uint8Array;
@@ -91,7 +91,7 @@ export function createIngest(deps: {
       // Room for exactly rawLength bytes: a frame that holds more fails here ("too small").
       raw = scratch.subarray(0, dctx.decompress(scratch.subarray(0, rawLength), frame));
     } catch (err) {
-      throw new HavenError('CORRUPT', 'data does not decompress', { cause: err });
+      throw new HavenError('CORRUPT', `${what}: data does not decompress`, { cause: err });
     }
     return { raw, id: chunkIdOf(raw) };
   }
@@ -120,17 +120,10 @@ export function createIngest(deps: {
       return use(raw);
     };
     if (!chunk.compressed) return check(chunk.data, chunkIdOf(chunk.data));
-    try {
-      if (pool !== undefined) return await pool.run(chunk.data, chunk.rawLength, check);
-      const r = unzstdHere(chunk.data, chunk.rawLength);
-      return check(r.raw, r.id);
-    } catch (err) {
-      // Name the chunk in errors from decompression.
-      if (err instanceof HavenError && err.code === 'CORRUPT' && !err.message.startsWith('chunk ')) {
-        throw new HavenError('CORRUPT', `chunk ${chunk.id}: ${err.message}`, { cause: err.cause });
-      }
-      throw err;
-    }
+    const what = `chunk ${chunk.id}`;
+    if (pool !== undefined) return pool.run(what, chunk.data, chunk.rawLength, check);
+    const r = unzstdHere(chunk.data, chunk.rawLength, what);
+    return check(r.raw, r.id);
   }
 
   /** Every chunk a content root reaches (list chunks and data chunks) that the set lacks. */

@@ -11,11 +11,12 @@ import type { ChunkId } from '@haven/core';
  */
 export interface UnzstdPool {
   /**
-   * Decompresses `frame` (which must hold exactly `rawLength` bytes; CORRUPT otherwise) and
+   * Decompresses `frame` (which must hold exactly `rawLength` bytes; CORRUPT naming `what`
+   * otherwise) and
    * calls `use` with the plaintext and its chunk id. The plaintext is valid only during the
    * synchronous part of `use` (it lives in memory the pool reuses).
    */
-  run<T>(frame: Uint8Array, rawLength: number, use: (raw: Uint8Array, id: ChunkId) => T): Promise<T>;
+  run<T>(what: string, frame: Uint8Array, rawLength: number, use: (raw: Uint8Array, id: ChunkId) => T): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -78,7 +79,7 @@ function sharedBytes(atLeast: number): SharedArrayBuffer {
 export function createUnzstdPool(options: {
   threads: number;
   /** The same work on the calling thread. */
-  fallback: (frame: Uint8Array, rawLength: number) => { raw: Uint8Array; id: ChunkId };
+  fallback: (frame: Uint8Array, rawLength: number, what: string) => { raw: Uint8Array; id: ChunkId };
   /** Path of the zstd binding the workers load (a test points it at a missing file). */
   zstdBinding?: string;
 }): UnzstdPool {
@@ -143,19 +144,19 @@ export function createUnzstdPool(options: {
     free.push(i);
   };
 
-  const here = <T>(frame: Uint8Array, rawLength: number, use: (raw: Uint8Array, id: ChunkId) => T): T => {
-    const r = options.fallback(frame, rawLength);
+  const here = <T>(what: string, frame: Uint8Array, rawLength: number, use: (raw: Uint8Array, id: ChunkId) => T): T => {
+    const r = options.fallback(frame, rawLength, what);
     return use(r.raw, r.id);
   };
 
   return {
-    async run(frame, rawLength, use) {
-      if (broken || closed) return here(frame, rawLength, use);
+    async run(what, frame, rawLength, use) {
+      if (broken || closed) return here(what, frame, rawLength, use);
       const i = await acquire();
       busy++;
       try {
         const slot = slots[i]!;
-        if (broken) return here(frame, rawLength, use);
+        if (broken) return here(what, frame, rawLength, use);
         if (slot.input.byteLength < frame.length) slot.input = sharedBytes(frame.length);
         if (slot.output.byteLength < rawLength) slot.output = sharedBytes(rawLength);
         new Uint8Array(slot.input, 0, frame.length).set(frame);
@@ -165,8 +166,8 @@ export function createUnzstdPool(options: {
           slot.done = resolve;
           w.postMessage({ slot: i, input: slot.input, output: slot.output, length: frame.length, rawLength });
         });
-        if (reply === undefined) return here(frame, rawLength, use);
-        if (reply.error !== undefined) throw new HavenError('CORRUPT', reply.error);
+        if (reply === undefined) return here(what, frame, rawLength, use);
+        if (reply.error !== undefined) throw new HavenError('CORRUPT', `${what}: ${reply.error}`);
         return use(new Uint8Array(slot.output, 0, reply.length), reply.id);
       } finally {
         busy--;
