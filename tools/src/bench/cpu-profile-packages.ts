@@ -1,30 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { SPECIAL_FRAMES, sumProfileBy } from './cpu-profile.js';
 import type { BenchTable } from './bench-section.js';
 import { round } from './measure.js';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 /** Sampled main-thread time of one process by the code that spent it (ms). */
 export interface PackageSummary {
   readonly totalMs: number;
   readonly byPackage: Record<string, number>;
 }
-
-const SPECIAL: Record<string, string> = {
-  '(garbage collector)': 'GC',
-  '(idle)': 'idle',
-  '(program)': 'V8/native (unattributed)',
-  '(root)': 'V8/native (unattributed)',
-};
 
 /**
  * The package (node_modules/<name>), workspace project (apps/agent, libs/core, ...) or Node
@@ -51,38 +33,18 @@ export function packageOf(url: string): string {
  * caller keeps the Node module's name.
  */
 export async function summarizeByPackage(path: string): Promise<PackageSummary> {
-  const profile = JSON.parse(await readFile(path, 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const memo = new Map<number, string>();
-  const resolve = (id: number): string => {
-    const known = memo.get(id);
-    if (known !== undefined) return known;
-    let out: string | undefined;
+  const { totalMs, by } = await sumProfileBy(path, (stack) => {
     let nodeModule: string | undefined;
-    for (let cur: number | undefined = id; cur !== undefined && out === undefined; cur = parent.get(cur)) {
-      const n = byId.get(cur);
-      if (n === undefined) break;
+    for (const n of stack) {
       const { url, functionName } = n.callFrame;
-      const special = SPECIAL[functionName];
-      if (url === '' && special !== undefined && nodeModule === undefined) out = special;
-      else if (url.startsWith('node:')) nodeModule ??= packageOf(url);
-      else if (url !== '') out = packageOf(url);
+      const special = SPECIAL_FRAMES[functionName];
+      if (url === '' && special !== undefined && nodeModule === undefined) return special;
+      if (url.startsWith('node:')) nodeModule ??= packageOf(url);
+      else if (url !== '') return packageOf(url);
     }
-    const resolved = out ?? nodeModule ?? 'V8/native (unattributed)';
-    memo.set(id, resolved);
-    return resolved;
-  };
-  const byPackage: Record<string, number> = {};
-  let totalMs = 0;
-  profile.samples.forEach((id, i) => {
-    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    totalMs += ms;
-    const p = resolve(id);
-    byPackage[p] = (byPackage[p] ?? 0) + ms;
+    return nodeModule ?? 'V8/native (unattributed)';
   });
-  return { totalMs, byPackage };
+  return { totalMs, byPackage: by };
 }
 
 /** One column per process, the `top` busiest packages over all of them, then idle. */

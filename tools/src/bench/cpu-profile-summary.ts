@@ -1,16 +1,5 @@
-import { readFile } from 'node:fs/promises';
-
-/** The parts of a V8 .cpuprofile this summary reads. */
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { SPECIAL_FRAMES, sumProfileBy } from './cpu-profile.js';
+import type { ProfileNode } from './cpu-profile.js';
 
 /** Where sampled time went, in ms per category; `busyMs` excludes idle. */
 export interface ProfileSummary {
@@ -36,15 +25,9 @@ const RULES: ReadonlyArray<readonly [string, RegExp]> = [
   ['fs', /node:fs|node:internal\/fs/],
   ['streams/events', /node:internal\/streams|node:events|node:internal\/process\/task_queues|node:internal\/event_target/],
 ];
-const SPECIAL: Record<string, string> = {
-  '(garbage collector)': 'GC',
-  '(idle)': 'idle',
-  '(program)': 'V8/native (unattributed)',
-  '(root)': 'V8/native (unattributed)',
-};
 
 function categoryOf(node: ProfileNode): string | undefined {
-  const special = SPECIAL[node.callFrame.functionName];
+  const special = SPECIAL_FRAMES[node.callFrame.functionName];
   if (special !== undefined && node.callFrame.url === '') return special;
   if (node.callFrame.url === '') return undefined;
   const where = `${node.callFrame.url} ${node.callFrame.functionName}`;
@@ -53,32 +36,12 @@ function categoryOf(node: ProfileNode): string | undefined {
 }
 
 export async function summarizeCpuProfile(path: string): Promise<ProfileSummary> {
-  const profile = JSON.parse(await readFile(path, 'utf8')) as Profile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const resolved = new Map<number, string>();
-  const resolve = (id: number): string => {
-    const known = resolved.get(id);
-    if (known !== undefined) return known;
-    let cur: number | undefined = id;
-    let cat: string | undefined;
-    while (cur !== undefined && cat === undefined) {
-      const n = byId.get(cur);
-      cat = n === undefined ? undefined : categoryOf(n);
-      cur = parent.get(cur);
+  const { totalMs, by } = await sumProfileBy(path, (stack) => {
+    for (const n of stack) {
+      const cat = categoryOf(n);
+      if (cat !== undefined) return cat;
     }
-    const out = cat ?? 'V8/native (unattributed)';
-    resolved.set(id, out);
-    return out;
-  };
-  const categories: Record<string, number> = {};
-  let totalMs = 0;
-  profile.samples.forEach((id, i) => {
-    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    totalMs += ms;
-    const cat = resolve(id);
-    categories[cat] = (categories[cat] ?? 0) + ms;
+    return 'V8/native (unattributed)';
   });
-  return { totalMs, busyMs: totalMs - (categories['idle'] ?? 0), categories };
+  return { totalMs, busyMs: totalMs - (by['idle'] ?? 0), categories: by };
 }

@@ -150,15 +150,24 @@ async function controllerCapacity(ctx: BenchContext, corpus: Corpus, corpusDir: 
   return { median: runs[runs.length >> 1]!, runsMBps: runs.map((r) => mbPerSec(corpus.totalBytes, r.wallMs)) };
 }
 
+/** Enrolls the bench host on `ctl` and creates its set. */
+async function enrollBenchHost(ctl: ControllerProcess): Promise<TestHost> {
+  const admin = ctl.connect();
+  try {
+    const host = await enrollTestHost(ctl, HOST);
+    await admin.client(AdminService).createSet({ spec: { name: SET, host: HOST, source: { case: 'path', value: '/srv/bench' } } });
+    return host;
+  } finally {
+    admin.close();
+  }
+}
+
 async function replayOnce(ctx: BenchContext, corpus: Corpus, batches: ReplayBatch[], run: number): Promise<CapacityRun> {
   const profiler = createChildProfiler(run === 0 ? ctx.profileDir : undefined, 'controller-replay');
   const ctl = await startControllerProcess({ site: 'bench', env: profiler.env });
   let host: TestHost | undefined;
   try {
-    const admin = ctl.connect();
-    host = await enrollTestHost(ctl, HOST);
-    await admin.client(AdminService).createSet({ spec: { name: SET, host: HOST, source: { case: 'path', value: '/srv/bench' } } });
-    admin.close();
+    host = await enrollBenchHost(ctl);
     ctx.log(`ingest: replaying to a fresh controller (run ${run + 1})`);
     await profiler.start(ctl.process.pid);
     const cpu0 = { sender: ownCpuMs(), controller: processCpuMs(ctl.process.pid) };
@@ -209,10 +218,7 @@ async function run(ctx: BenchContext): Promise<SectionResult> {
   const ctl = await startControllerProcess({ site: 'bench', env: ctlProfiler.env });
   let host: TestHost | undefined;
   try {
-    const admin = ctl.connect();
-    host = await enrollTestHost(ctl, HOST);
-    await admin.client(AdminService).createSet({ spec: { name: SET, host: HOST, source: { case: 'path', value: '/srv/bench' } } });
-    admin.close();
+    host = await enrollBenchHost(ctl);
 
     ctx.log('ingest: uploading through the agent uplink');
     await ctlProfiler.start(ctl.process.pid);
